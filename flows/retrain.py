@@ -1,0 +1,78 @@
+"""Prefect flow: ingest -> validate -> images -> pretrain -> embed -> train -> register.
+
+Each task calls the same ``biomoe.stages`` function as the matching ``dvc.yaml`` stage, with the
+same params.yaml, so both doors write byte-identical artifacts. A failed task (e.g. validation)
+stops the flow before any later stage runs.
+
+    python flows/retrain.py                       # one run now, on ./data/raw
+    python flows/retrain.py --demo                # generate the demo data first
+    python flows/retrain.py --serve --cron "0 3 * * *"   # scheduled (needs a prefect server)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from prefect import flow, task
+
+from biomoe import stages
+from biomoe.config import load_params
+from biomoe.paths import ProjectPaths
+
+
+@task
+def run_stage(stage_name: str, root: str, params_file: str, tracking_uri: str | None) -> str:
+    """Run one pipeline stage; tasks take paths and names, never DataFrames or models."""
+    stage = getattr(stages, stage_name)
+    output = stage(load_params(params_file), ProjectPaths.at(root), tracking_uri=tracking_uri)
+    return str(output)
+
+
+@task
+def make_demo_data(root: str, params_file: str) -> str:
+    return str(stages.demo_data(load_params(params_file), ProjectPaths.at(root)))
+
+
+@flow(name="biomoe-retrain", log_prints=True)
+def retrain(
+    root: str = ".",
+    params_file: str | None = None,
+    tracking_uri: str | None = None,
+    demo: bool = False,
+) -> dict[str, str]:
+    """The whole chain on ``root``; returns each stage's main output path."""
+    root = str(Path(root).resolve())
+    params_file = params_file or str(ProjectPaths.at(root).params)
+    if demo:
+        make_demo_data(root, params_file)
+    outputs: dict[str, str] = {}
+    for stage in stages.PIPELINE:
+        name = stage.__name__
+        outputs[name] = run_stage.with_options(name=name, task_run_name=name)(
+            name, root, params_file, tracking_uri
+        )
+    return outputs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=".")
+    parser.add_argument("--params", default=None)
+    parser.add_argument("--tracking-uri", default=None)
+    parser.add_argument("--demo", action="store_true", help="generate the demo dataset first")
+    parser.add_argument("--serve", action="store_true", help="serve a scheduled deployment")
+    parser.add_argument("--cron", default="0 3 * * *", help="schedule for --serve")
+    args = parser.parse_args()
+    if args.serve:
+        retrain.serve(
+            name="scheduled-retrain",
+            cron=args.cron,
+            parameters={"root": str(Path(args.root).resolve()), "params_file": args.params},
+        )
+    else:
+        retrain(args.root, args.params, args.tracking_uri, args.demo)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""biomoe: MLOps pipeline around the Tiny-BioMoE biosignal embedding model."""

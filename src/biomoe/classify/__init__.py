@@ -1,0 +1,1 @@
+"""Pain recognition on fused Tiny-BioMoE embeddings."""

@@ -1,0 +1,73 @@
+"""Raw signal windows -> pain class probabilities: imaging, backbone, fusion and head in one object.
+
+Training features and served features come from the same functions (``render_all``,
+``embed_batch``, the saved ``FeatureLayout``), so serving cannot drift from training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from biomoe.classify.fusion import FeatureLayout
+from biomoe.classify.head import PainHead
+from biomoe.classify.train import load_classifier
+from biomoe.config import ImageParams
+from biomoe.embed.extract import embed_batch
+from biomoe.errors import DataError
+from biomoe.imaging import render_all
+from biomoe.model import TinyBioMoE, load_checkpoint
+
+
+class PainPredictor:
+    def __init__(
+        self,
+        backbone: TinyBioMoE,
+        head: PainHead,
+        layout: FeatureLayout,
+        image_params: ImageParams,
+        fs: int,
+        labels: Sequence[str],
+    ) -> None:
+        self.backbone = backbone.eval()
+        self.head = head.eval()
+        self.layout = layout
+        self.image_params = image_params
+        self.fs = fs
+        self.labels = tuple(labels)
+
+    @classmethod
+    def from_files(
+        cls, backbone_path: Path, classifier_dir: Path, image_params: ImageParams, fs: int
+    ) -> PainPredictor:
+        head, layout, card = load_classifier(classifier_dir)
+        backbone = load_checkpoint(backbone_path, img_size=image_params.size)
+        return cls(backbone, head, layout, image_params, fs, card["labels"])
+
+    def features(self, signals: Mapping[str, Sequence[np.ndarray]]) -> np.ndarray:
+        """``signals[modality]`` holds one 1-D window per sample; returns [n, blocks*192]."""
+        missing = [m for m in self.layout.modalities if m not in signals]
+        if missing:
+            raise DataError(
+                f"input lacks modality columns {missing}; expected {list(self.layout.modalities)}"
+            )
+        blocks: dict[tuple[str, str], np.ndarray] = {}
+        for modality in self.layout.modalities:
+            windows = [np.asarray(w, dtype=np.float32).reshape(-1) for w in signals[modality]]
+            for i, window in enumerate(windows):
+                if np.isfinite(window).sum() < 2:
+                    raise DataError(
+                        "window has fewer than 2 finite samples", segment=f"row {i}, {modality}"
+                    )
+            images = render_all(windows, self.fs, self.image_params)
+            for rep in self.layout.representations:
+                blocks[(modality, rep)] = embed_batch(self.backbone, images[rep])
+        return np.concatenate([blocks[b] for b in self.layout.blocks], axis=1)
+
+    @torch.no_grad()
+    def predict_proba(self, signals: Mapping[str, Sequence[np.ndarray]]) -> np.ndarray:
+        logits = self.head(torch.from_numpy(self.features(signals)))
+        return torch.softmax(logits, dim=1).numpy()

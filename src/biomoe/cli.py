@@ -1,0 +1,84 @@
+"""``biomoe`` command line: one command per stage; dvc.yaml stages call these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from biomoe import stages
+from biomoe.config import ParamsError, load_params
+from biomoe.errors import BiomoeError
+from biomoe.paths import ProjectPaths
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console(stderr=True)
+
+Root = Annotated[Path, typer.Option("--root", help="project root (holds params.yaml and data/)")]
+ParamsFile = Annotated[
+    Path | None, typer.Option("--params", help="parameter file [default: ROOT/params.yaml]")
+]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        envvar="MLFLOW_TRACKING_URI",
+        help="MLflow tracking URI [default: register.tracking_uri in params]",
+    ),
+]
+
+
+def _run(
+    stage: Callable[..., Path], root: Path, params_file: Path | None, **kwargs: object
+) -> None:
+    paths = ProjectPaths.at(root)
+    try:
+        params = load_params(params_file or paths.params)
+        output = stage(params, paths, **kwargs)
+    except (BiomoeError, ParamsError) as exc:
+        console.print(f"[bold red]{stage.__name__} failed[/]: {exc}")
+        raise typer.Exit(code=1) from exc
+    console.print(f"[green]{stage.__name__}[/] -> {output}")
+
+
+@app.command("demo-data")
+def demo_data(root: Root = Path("."), params: ParamsFile = None) -> None:
+    """Generate the deterministic demo dataset into data/raw (AI4PAIN 2025 layout)."""
+    _run(stages.demo_data, root, params)
+
+
+def _stage_command(stage: Callable[..., Path], help_text: str) -> None:
+    def command(
+        root: Root = Path("."), params: ParamsFile = None, tracking_uri: TrackingUri = None
+    ) -> None:
+        _run(stage, root, params, tracking_uri=tracking_uri)
+
+    command.__doc__ = help_text
+    app.command(stage.__name__)(command)
+
+
+_stage_command(stages.ingest, "Read data/raw into the windows table data/interim/windows.parquet.")
+_stage_command(
+    stages.validate, "Check the windows table with Great Expectations; exit 1 on failure."
+)
+_stage_command(stages.images, "Render every window as images into uint8 shards + index.")
+_stage_command(stages.pretrain, "Multi-task pretraining of the Tiny-BioMoE backbone.")
+_stage_command(stages.embed, "Embed every image with the backbone (content-addressed cache).")
+_stage_command(stages.train, "Train the pain head on fused embeddings; write metrics and plots.")
+_stage_command(stages.register, "Register pain-classifier in MLflow and apply promotion rules.")
+
+
+@app.command("run")
+def run_all(
+    root: Root = Path("."), params: ParamsFile = None, tracking_uri: TrackingUri = None
+) -> None:
+    """Every stage after data/raw, in order (without DVC or Prefect)."""
+    for stage in stages.PIPELINE:
+        _run(stage, root, params, tracking_uri=tracking_uri)
+
+
+if __name__ == "__main__":
+    app()

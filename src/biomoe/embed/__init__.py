@@ -1,0 +1,1 @@
+"""192-D embeddings of every image, cached by content (image hash + backbone hash)."""

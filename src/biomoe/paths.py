@@ -1,0 +1,71 @@
+"""Where each stage reads and writes, relative to a project root (DESIGN.md data contracts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | Path = ".") -> ProjectPaths:
+        return cls(Path(root).resolve())
+
+    @property
+    def params(self) -> Path:
+        return self.root / "params.yaml"
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "data" / "raw"
+
+    @property
+    def windows(self) -> Path:
+        return self.root / "data" / "interim" / "windows.parquet"
+
+    @property
+    def validation_report(self) -> Path:
+        return self.root / "reports" / "validation"
+
+    @property
+    def images(self) -> Path:
+        return self.root / "data" / "images"
+
+    @property
+    def backbone_dir(self) -> Path:
+        return self.root / "models" / "backbone"
+
+    @property
+    def backbone(self) -> Path:
+        return self.backbone_dir / "model.pth"
+
+    @property
+    def embeddings(self) -> Path:
+        return self.root / "data" / "embeddings"
+
+    @property
+    def classifier_dir(self) -> Path:
+        return self.root / "models" / "classifier"
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.root / "metrics"
+
+    @property
+    def classifier_metrics(self) -> Path:
+        return self.metrics_dir / "classifier.json"
+
+    @property
+    def plots(self) -> Path:
+        return self.root / "plots"
+
+    @property
+    def registry_receipt(self) -> Path:
+        return self.root / "reports" / "registry.json"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.root / "mlflow"

@@ -1,0 +1,1 @@
+"""Multi-task pretraining of the Tiny-BioMoE backbone on simulated biosignal images."""

@@ -1,0 +1,1 @@
+"""MLflow tracking, the pain-classifier pyfunc, registration and promotion."""

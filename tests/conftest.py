@@ -1,0 +1,33 @@
+"""Shared fixtures: the project's params and a tiny variant for fast tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from biomoe.config import Params, load_params
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny(params: Params) -> Params:
+    """The same pipeline at a size that runs in seconds on a 2-core CPU."""
+    data = params.model_dump(by_alias=True)
+    data["demo"].update(subjects={"train": 4, "validation": 2, "test": 1}, n_low=2, n_high=2)
+    data["images"].update(size=32, shard_size=16, gallery_per_representation=4)
+    data["model"].update(img_size=32)
+    data["pretrain"].update(epochs=1, batch_size=8)
+    data["pretrain"]["corpus"].update(windows_per_signal=4)
+    data["train"].update(epochs=20)
+    return Params.model_validate(data)
+
+
+@pytest.fixture(scope="session")
+def params() -> Params:
+    return load_params(REPO_ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def tiny_params(params: Params) -> Params:
+    return tiny(params)

@@ -1,0 +1,140 @@
+"""The whole pipeline at a tiny size, through both doors: ``dvc repro`` and the Prefect flow.
+
+Both workspaces start from the same tiny params and regenerated demo data; the artifacts each
+door writes must be byte-identical, a second ``dvc repro`` must do nothing, and the registered
+champion must load from MLflow and predict on a validation window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from biomoe.config import Params
+from biomoe.io import sha256_file
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.slow
+
+COMPARED = (
+    "data/interim/windows.parquet",
+    "data/images/index.parquet",
+    "models/backbone/model.pth",
+    "models/backbone/model.json",
+    "data/embeddings/embeddings.parquet",
+    "models/classifier/head.pt",
+    "models/classifier/classifier.json",
+    "metrics/classifier.json",
+)
+
+
+def _sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def make_workspace(path: Path, params: Params) -> Path:
+    """A fresh project: the repo's pipeline definition and sources, tiny params, demo data."""
+    path.mkdir(parents=True)
+    for name in ("dvc.yaml", ".dvcignore"):
+        shutil.copy(REPO / name, path / name)
+    shutil.copytree(
+        REPO / "src", path / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    shutil.copytree(REPO / "flows", path / "flows", ignore=shutil.ignore_patterns("__pycache__"))
+    (path / "params.yaml").write_text(
+        yaml.safe_dump(params.model_dump(by_alias=True, mode="json"), sort_keys=False)
+    )
+    _sh(["git", "init", "-q"], path)
+    _sh(["dvc", "init", "-q"], path)
+    _sh(["biomoe", "demo-data"], path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dvc_workspace(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> Path:
+    root = make_workspace(tmp_path_factory.mktemp("e2e") / "dvc", tiny_params)
+    _sh(["dvc", "repro"], root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def flow_workspace(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> Path:
+    root = make_workspace(tmp_path_factory.mktemp("e2e") / "flow", tiny_params)
+    _sh([sys.executable, "flows/retrain.py", "--root", str(root)], root)
+    return root
+
+
+def test_second_dvc_repro_is_a_no_op(dvc_workspace: Path) -> None:
+    status = _sh(["dvc", "status", "--json"], dvc_workspace)
+    assert json.loads(status.stdout) == {}
+    again = _sh(["dvc", "repro"], dvc_workspace)
+    assert "Running stage" not in again.stdout
+
+
+def test_prefect_flow_and_dvc_write_identical_artifacts(
+    dvc_workspace: Path, flow_workspace: Path
+) -> None:
+    for relative in COMPARED:
+        assert sha256_file(dvc_workspace / relative) == sha256_file(flow_workspace / relative), (
+            relative
+        )
+    metrics = json.loads((dvc_workspace / "metrics/classifier.json").read_text())
+    assert set(metrics) == {"train", "validation"}
+    assert {"accuracy", "macro_f1", "f1_No", "f1_Low", "f1_High"} <= set(metrics["validation"])
+    assert (dvc_workspace / "plots/confusion_matrix.png").stat().st_size > 1000
+
+
+def test_champion_loads_and_predicts_on_a_validation_window(dvc_workspace: Path) -> None:
+    mlflow.set_tracking_uri(f"sqlite:///{dvc_workspace / 'mlflow' / 'mlflow.db'}")
+    receipt = json.loads((dvc_workspace / "reports/registry.json").read_text())
+    assert receipt["alias"] == "champion"
+    model = mlflow.pyfunc.load_model("models:/pain-classifier@champion")
+    windows = pd.read_parquet(dvc_workspace / "data/interim/windows.parquet")
+    sample = windows[windows["split"] == "validation"]["sample_id"].iloc[0]
+    rows = windows[windows["sample_id"] == sample].set_index("modality")["signal"]
+    frame = pd.DataFrame([{m: np.asarray(rows[m], dtype=np.float64) for m in rows.index}])
+    probabilities = model.predict(frame)
+    assert list(probabilities.columns) == ["No", "Low", "High"]
+    assert probabilities.shape == (1, 3)
+    np.testing.assert_allclose(probabilities.to_numpy().sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_corrupted_input_stops_the_run_and_keeps_earlier_outputs(
+    dvc_workspace: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "corrupt"
+    shutil.copytree(dvc_workspace, root, symlinks=True)
+    spo2 = sorted((root / "data/raw/train/SpO2").glob("*.csv"))[0]
+    frame = pd.read_csv(spo2)
+    column = frame.columns[1]
+    frame.loc[5:50, column] = 12.0
+    frame.to_csv(spo2, index=False)
+    before = {
+        p: sha256_file(root / p) for p in ("data/images/index.parquet", "metrics/classifier.json")
+    }
+    result = _sh(["dvc", "repro"], root, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert spo2.name in output and column in output
+    assert "SpO2" in output
+    for relative, digest in before.items():
+        assert sha256_file(root / relative) == digest, relative
