@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from biomoe import stages
 from biomoe.config import ParamsError, load_params
@@ -15,7 +16,7 @@ from biomoe.errors import BiomoeError
 from biomoe.paths import ProjectPaths
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 Root = Annotated[Path, typer.Option("--root", help="project root (holds params.yaml and data/)")]
 ParamsFile = Annotated[
@@ -39,9 +40,9 @@ def _run(
         params = load_params(params_file or paths.params)
         output = stage(params, paths, **kwargs)
     except (BiomoeError, ParamsError) as exc:
-        console.print(f"[bold red]{stage.__name__} failed[/]: {exc}")
+        console.print(f"[bold red]{stage.__name__} failed[/]: {escape(str(exc))}")
         raise typer.Exit(code=1) from exc
-    console.print(f"[green]{stage.__name__}[/] -> {output}")
+    console.print(f"[green]{stage.__name__}[/] -> {escape(str(output))}")
 
 
 @app.command("demo-data")

@@ -98,8 +98,8 @@ def save_classifier(
 ) -> None:
     """``head.pt`` (state dict) + ``classifier.json`` (everything needed to rebuild and feed it)."""
     in_dim = int(result.head.mean.shape[0])
-    with atomic_path(out_dir / HEAD_FILE) as tmp:
-        torch.save(result.head.state_dict(), tmp)
+    with atomic_path(out_dir / HEAD_FILE) as tmp, open(tmp, "wb") as handle:
+        torch.save(result.head.state_dict(), handle)  # a handle keeps the temp name out of the zip
     write_json(
         out_dir / CARD_FILE,
         {

@@ -74,6 +74,7 @@ class ValidationReport:
     n_windows: int
     rules: tuple[RuleResult, ...]
     data_docs: str | None = None
+    report_dir: str | None = None
 
     @property
     def success(self) -> bool:
@@ -109,7 +110,8 @@ class ValidationReport:
         if skipped:
             lines.append(f"not checked until the schema is fixed: {', '.join(skipped)}")
         if self.data_docs:
-            lines.append(f"details: {self.data_docs}")
+            docs = Path(self.report_dir or ".") / self.data_docs
+            lines.append(f"details: {docs} (Great Expectations data docs)")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

@@ -64,6 +64,7 @@ def validate_windows(
             _rule_result(rule, results, frame, params.max_failures_listed) for rule in rules
         ),
         data_docs=f"{DOCS_NAME}/index.html",
+        report_dir=str(report_dir),
     )
     write_summary(report, report_dir / SUMMARY_NAME)
     return report
