@@ -51,6 +51,19 @@ def demo_data(root: Root = Path("."), params: ParamsFile = None) -> None:
     _run(stages.demo_data, root, params)
 
 
+@app.command("verify-data")
+def verify_data(root: Root = Path(".")) -> None:
+    """Check data/raw against data.dvc (after `demo-data` on a clone without a DVC remote)."""
+    from biomoe.data.tracked import verify_tracked_data
+
+    try:
+        digest = verify_tracked_data(Path(root).resolve())
+    except BiomoeError as exc:
+        console.print(f"[bold red]verify-data failed[/]: {escape(str(exc))}")
+        raise typer.Exit(code=1) from exc
+    console.print(f"[green]data/raw matches data.dvc[/] ({digest})")
+
+
 def _stage_command(stage: Callable[..., Path], help_text: str) -> None:
     def command(
         root: Root = Path("."), params: ParamsFile = None, tracking_uri: TrackingUri = None

@@ -46,7 +46,7 @@ def test_format_lists_failures_then_skipped_rules():
         f"  file f.csv, segment 'LOW_1': {RANGE} (observed min 12)",
         "  ... and 2 more",
         "not checked until the schema is fixed: fs.expected",
-        "details: data_docs/x",
+        "details: data_docs/x (Great Expectations data docs)",
     ]
     with pytest.raises(ValidationFailed, match=r"segment 'LOW_1'"):
         require_valid(report)
