@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# dvc.yaml stages call `biomoe`: make the venv's commands visible to them.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: install data run flow test lint format ui clean
 

@@ -31,3 +31,13 @@ def params() -> Params:
 @pytest.fixture(scope="session")
 def tiny_params(params: Params) -> Params:
     return tiny(params)
+
+
+@pytest.fixture(scope="session")
+def demo_raw(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> Path:
+    """The tiny demo dataset, generated once per session. Read only: copy it before corrupting."""
+    from biomoe.data.demo import generate_demo_dataset
+
+    out = tmp_path_factory.mktemp("demo") / "raw"
+    generate_demo_dataset(out, tiny_params.demo)
+    return out

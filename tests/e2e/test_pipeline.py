@@ -138,3 +138,19 @@ def test_corrupted_input_stops_the_run_and_keeps_earlier_outputs(
     assert "SpO2" in output
     for relative, digest in before.items():
         assert sha256_file(root / relative) == digest, relative
+
+
+def test_prefect_flow_stops_at_validation_on_bad_data(tmp_path: Path, tiny_params: Params) -> None:
+    root = make_workspace(tmp_path / "flow-bad", tiny_params)
+    eda = sorted((root / "data/raw/validation/Eda").glob("*.csv"))[0]
+    frame = pd.read_csv(eda)
+    column = frame.columns[0]
+    frame[column] = -frame[column].abs() - 1.0
+    frame.to_csv(eda, index=False)
+    result = _sh([sys.executable, "flows/retrain.py", "--root", str(root)], root, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert eda.name in output and column in output and "Eda" in output
+    assert (root / "reports/validation/summary.json").is_file()
+    assert not (root / "data/images").exists()
+    assert not (root / "models").exists()

@@ -15,14 +15,6 @@ Column = tuple[str, Sequence[float | str | None]]
 
 
 @pytest.fixture(scope="session")
-def demo_raw(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> Path:
-    """The tiny demo dataset, generated once per session; copy it before corrupting it."""
-    out = tmp_path_factory.mktemp("demo") / "raw"
-    generate_demo_dataset(out, tiny_params.demo)
-    return out
-
-
-@pytest.fixture(scope="session")
 def demo_summary(demo_raw: Path, tiny_params: Params) -> DemoSummary:
     again = demo_raw.parent / "raw-again"
     return generate_demo_dataset(again, tiny_params.demo)

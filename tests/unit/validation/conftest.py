@@ -12,18 +12,9 @@ import pytest
 
 from biomoe.config import Params, ValidateParams
 from biomoe.data.ai4pain import ingest
-from biomoe.data.demo import generate_demo_dataset
 from biomoe.validation import ValidationReport, validate_windows
 
 Validate = Callable[..., ValidationReport]
-
-
-@pytest.fixture(scope="session")
-def demo_raw(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> Path:
-    """The tiny demo raw layout (train S001-S004, validation S005-S006, test S007). Read only."""
-    raw = tmp_path_factory.mktemp("validation_demo") / "raw"
-    generate_demo_dataset(raw, tiny_params.demo)
-    return raw
 
 
 @pytest.fixture(scope="session")
