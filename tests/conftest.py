@@ -17,8 +17,9 @@ def tiny(params: Params) -> Params:
     data["demo"].update(subjects={"train": 4, "validation": 2, "test": 1}, n_low=2, n_high=2)
     data["images"].update(size=32, shard_size=16, gallery_per_representation=4)
     data["model"].update(img_size=32)
-    data["pretrain"].update(epochs=1, batch_size=8)
-    data["pretrain"]["corpus"].update(windows_per_signal=4)
+    data["pretrain"].update(epochs=1, batch_size=8, warmup_steps=2, checkpoint_every=2, log_every=1)
+    data["pretrain"]["corpus"]["simulated"].update(windows_per_signal=4)
+    data["pretrain"]["corpus"]["packaged"].update(max_windows_per_dataset=4)
     data["train"].update(epochs=20)
     return Params.model_validate(data)
 

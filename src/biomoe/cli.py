@@ -79,10 +79,23 @@ _stage_command(
     stages.validate, "Check the windows table with Great Expectations; exit 1 on failure."
 )
 _stage_command(stages.images, "Render every window as images into uint8 shards + index.")
-_stage_command(stages.pretrain, "Multi-task pretraining of the Tiny-BioMoE backbone.")
+_stage_command(stages.corpus, "Build the pretraining corpus (simulated, packaged, user sources).")
 _stage_command(stages.embed, "Embed every image with the backbone (content-addressed cache).")
 _stage_command(stages.train, "Train the pain head on fused embeddings; write metrics and plots.")
 _stage_command(stages.register, "Register pain-classifier in MLflow and apply promotion rules.")
+
+
+@app.command("pretrain")
+def pretrain(
+    root: Root = Path("."),
+    params: ParamsFile = None,
+    tracking_uri: TrackingUri = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="continue from the last checkpoint")
+    ] = False,
+) -> None:
+    """Multi-task pretraining of the backbone under torchrun (pretrain.nproc processes)."""
+    _run(stages.pretrain, root, params, tracking_uri=tracking_uri, resume=resume)
 
 
 @app.command("run")

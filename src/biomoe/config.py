@@ -7,8 +7,9 @@ value fails loudly at load time with the dotted key that is wrong.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -67,13 +68,32 @@ class ValidateParams(_Section):
         return self
 
 
+Colormap = Literal["viridis", "twilight"]
+"""Colour tables defined in ``biomoe.imaging.colormap`` (twilight is cyclic, for angles)."""
+
+Representation = Literal[
+    "waveform", "spectrogram", "phase", "recurrence", "gasf", "gadf", "mtf", "scalogram"
+]
+
+
 class SpectrogramParams(_Section):
-    """STFT (Hann window) cropped to ``max_freq_hz``, log-power over ``top_db`` of dynamic range."""
+    """STFT (Hann window) cropped to ``max_freq_hz``, log-power over ``top_db`` of dynamic range.
+    The window needs at least ``n_fft`` samples (one full frame)."""
 
     n_fft: int = Field(gt=1)
     hop_length: int = Field(ge=1)
     max_freq_hz: float = Field(gt=0)
     top_db: float = Field(gt=0)
+    colormap: Colormap
+
+
+class PhaseParams(_Section):
+    """Angle of the spectrogram's STFT (same ``n_fft``, ``hop_length``, ``max_freq_hz``);
+    bins more than ``mask_below_db`` under the window's peak power carry no reliable phase
+    and are drawn grey. ``colormap`` should be cyclic."""
+
+    mask_below_db: float = Field(gt=0)
+    colormap: Colormap
 
 
 class WaveformParams(_Section):
@@ -86,12 +106,69 @@ class WaveformParams(_Section):
     slope_span: float = Field(gt=0, le=0.5)
 
 
+class RecurrenceParams(_Section):
+    """Recurrence plot of the window's ``size``-point PAA, delay-embedded in ``dimension``
+    dimensions ``time_delay`` points apart. ``threshold``: ``none`` draws the distance itself
+    (scaled to the window's largest); ``point`` marks the ``percentage`` % closest pairs;
+    ``distance`` marks pairs closer than ``percentage`` % of the largest distance."""
+
+    dimension: int = Field(ge=1)
+    time_delay: int = Field(ge=1)
+    threshold: Literal["none", "point", "distance"]
+    percentage: float = Field(ge=0, le=100)
+    colormap: Colormap
+
+
+class GramianParams(_Section):
+    """Gramian angular fields (``gasf``: summation, ``gadf``: difference) of the window's
+    ``size``-point PAA min-max scaled to [-1, 1]; colours span [-1, 1]."""
+
+    colormap: Colormap
+
+
+class MarkovParams(_Section):
+    """Markov transition field over ``n_bins`` quantile bins of the window's samples
+    (needs ``n_bins + 1`` samples); colours are relative to the window's likeliest transition."""
+
+    n_bins: int = Field(ge=2, le=64)
+    colormap: Colormap
+
+
+class ScalogramParams(_Section):
+    """Morlet continuous wavelet transform magnitude (``omega0``: centre frequency in radians
+    per unit scale; about omega0 / 2 pi cycles per envelope width) at ``n_scales`` frequencies
+    log-spaced from ``max_freq_hz`` (top row) to ``min_freq_hz`` (bottom), over ``top_db`` of
+    dynamic range. The window needs one period of ``min_freq_hz``."""
+
+    min_freq_hz: float = Field(gt=0)
+    max_freq_hz: float = Field(gt=0)
+    n_scales: int = Field(ge=2)
+    omega0: float = Field(ge=5.0)
+    top_db: float = Field(gt=0)
+    colormap: Colormap
+
+    @model_validator(mode="after")
+    def _band(self) -> ScalogramParams:
+        if self.min_freq_hz >= self.max_freq_hz:
+            raise ValueError("images.scalogram.min_freq_hz must be below max_freq_hz")
+        return self
+
+
 class ImageParams(_Section):
+    """``threads``: windows rendered in parallel (0: one per available core); the images never
+    depend on it."""
+
     size: int = Field(ge=16)
-    representations: tuple[Literal["waveform", "spectrogram"], ...] = Field(min_length=1)
+    representations: tuple[Representation, ...] = Field(min_length=1)
     shard_size: int = Field(ge=1)
+    threads: int = Field(ge=0)
     waveform: WaveformParams
     spectrogram: SpectrogramParams
+    phase: PhaseParams
+    recurrence: RecurrenceParams
+    gramian: GramianParams
+    markov: MarkovParams
+    scalogram: ScalogramParams
     gallery_per_representation: int = Field(ge=1)
 
 
@@ -99,36 +176,200 @@ class ModelParams(_Section):
     img_size: int = Field(ge=16)
 
 
-class CorpusParams(_Section):
-    """Simulated pretraining corpus: ``windows_per_signal`` windows of each signal type."""
+SIMULATED_TYPES: tuple[str, ...] = ("ecg", "emg", "eeg", "ppg", "rsp", "eda")
+CORPUS_FORMATS: tuple[str, ...] = ("ts", "arff", "txt", "wfdb", "edf", "csv", "parquet")
+_NAME = r"^[a-z0-9][a-z0-9_]*$"
 
-    signal_types: tuple[Literal["ecg", "emg", "ppg", "rsp", "eda"], ...]
-    windows_per_signal: int = Field(ge=1)
-    window_seconds: float = Field(gt=0)
+
+class SimulatedSourceParams(_Section):
+    """``windows_per_signal`` simulated windows of each type; each window draws its SNR (dB,
+    white noise) from ``snr_db`` and gets an artefact with ``artefact_probability``."""
+
+    signal_types: tuple[Literal["ecg", "emg", "eeg", "ppg", "rsp", "eda"], ...]
+    windows_per_signal: int = Field(ge=0)
+    snr_db: tuple[float, float]
+    artefact_probability: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SimulatedSourceParams:
+        if self.snr_db[0] > self.snr_db[1]:
+            raise ValueError(f"simulated.snr_db: lower bound {self.snr_db[0]} > upper bound")
+        return self
+
+
+class PackagedSourceParams(_Section):
+    """Real recordings shipped inside installed packages (names in ``biomoe.data.packaged``).
+    A dataset whose package is missing is skipped with a message, or fails when ``required``."""
+
+    datasets: tuple[str, ...]
+    max_windows_per_dataset: int = Field(ge=1)
+    required: bool
+
+
+class UserSourceParams(_Section):
+    """A user dataset read by the reader of ``format`` from ``path`` (a file or a folder).
+
+    ``fs`` is required for formats that do not store it (ts, arff, txt, csv, parquet) and, if
+    given, must match WFDB/EDF headers. ``channels`` keeps those channels (all when None).
+    Table options (csv/parquet, None = unused): ``layout`` wide (one column per channel) or
+    long (``channel_column`` + ``value_column``); ``recording_column`` splits rows into
+    recordings; ``label_column`` gives each recording its class label.
+    """
+
+    name: str = Field(pattern=_NAME)
+    path: str
+    format: Literal["ts", "arff", "txt", "wfdb", "edf", "csv", "parquet"]
+    signal_type: str = Field(pattern=_NAME)
+    fs: float | None = Field(gt=0)
+    max_windows: int = Field(ge=1)
+    channels: tuple[str, ...] | None = None
+    layout: Literal["wide", "long"] | None = None
+    channel_column: str | None = None
+    value_column: str | None = None
+    recording_column: str | None = None
+    label_column: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> UserSourceParams:
+        if self.fs is None and self.format not in ("wfdb", "edf"):
+            raise ValueError(f"user source {self.name!r}: format {self.format} needs fs")
+        if self.format in ("csv", "parquet") and self.layout is None:
+            raise ValueError(f"user source {self.name!r}: {self.format} needs layout wide|long")
+        if self.layout == "long" and not (self.channel_column and self.value_column):
+            raise ValueError(
+                f"user source {self.name!r}: layout long needs channel_column and value_column"
+            )
+        return self
+
+
+class LabelEstimateParams(_Section):
+    """How a real recording of one signal type gets its rate and quality labels: the dominant
+    rhythm is searched in ``rate_hz`` (autocorrelation); the SNR compares power inside
+    ``band_hz`` with the white-noise floor above it (None: that label stays unknown)."""
+
+    rate_hz: tuple[float, float] | None
+    band_hz: tuple[float, float] | None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LabelEstimateParams:
+        for name, pair in (("rate_hz", self.rate_hz), ("band_hz", self.band_hz)):
+            if pair is not None and not 0 <= pair[0] < pair[1]:
+                raise ValueError(f"{name} must be 0 <= low < high, got {list(pair)}")
+        return self
+
+
+class CorpusParams(_Section):
+    """The pretraining corpus: every source's recordings resampled to ``fs`` and cut into
+    ``window_seconds`` windows; a window with more than ``max_nan_fraction`` missing samples is
+    dropped. ``rate_bin_edges_hz`` / ``quality_bin_edges_db`` bin the rate and SNR labels."""
+
     fs: int = Field(gt=0)
+    window_seconds: float = Field(gt=0)
+    max_nan_fraction: float = Field(ge=0, lt=1)
+    rate_bin_edges_hz: tuple[float, ...] = Field(min_length=1)
+    quality_bin_edges_db: tuple[float, ...] = Field(min_length=1)
+    simulated: SimulatedSourceParams
+    packaged: PackagedSourceParams
+    user: tuple[UserSourceParams, ...]
+    estimate: dict[str, LabelEstimateParams]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CorpusParams:
+        for name in ("rate_bin_edges_hz", "quality_bin_edges_db"):
+            edges = getattr(self, name)
+            if any(b <= a for a, b in itertools.pairwise(edges)):
+                raise ValueError(f"corpus.{name} must increase strictly, got {list(edges)}")
+        names = [source.name for source in self.user]
+        if len(set(names)) != len(names):
+            raise ValueError(f"corpus.user: source names must be unique, got {names}")
+        return self
 
 
 class PretrainParams(_Section):
+    """Multi-task pretraining. ``batch_size`` images per process per micro-step; one optimizer
+    step sees ``batch_size * nproc * grad_accum_steps`` images (the global batch). The lr warms
+    up linearly for ``warmup_steps`` optimizer steps, then follows a cosine down to ``min_lr``.
+    ``batchnorm: sync`` computes BatchNorm statistics over all processes' micro-batches (the maths
+    of one process with the global micro-batch); ``local`` keeps them per process (plain DDP).
+    ``device: auto`` takes CUDA when available (NCCL), else CPU (gloo). ``precision: auto`` is
+    bf16 autocast on CUDA and fp32 on CPU; ``fp64`` (CPU) is for numerical checks, where float
+    rounding is too small for Adam to amplify. Checkpoints every ``checkpoint_every`` optimizer
+    steps; a log line every ``log_every``."""
+
     seed: int
     corpus: CorpusParams
-    tasks: tuple[Literal["signal_type", "representation"], ...]
+    tasks: tuple[
+        Literal["signal_type", "representation", "rate_bin", "quality_bin", "dataset_label"], ...
+    ] = Field(min_length=1)
     task_weights: dict[str, float]
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
+    grad_accum_steps: int = Field(ge=1)
     lr: float = Field(gt=0)
+    min_lr: float = Field(ge=0)
+    warmup_steps: int = Field(ge=0)
     weight_decay: float = Field(ge=0)
+    grad_clip: float = Field(ge=0, description="max global grad norm; 0 turns clipping off")
     val_fraction: float = Field(gt=0, lt=1)
+    batchnorm: Literal["sync", "local"]
+    nproc: int = Field(ge=1, description="processes on this machine (torchrun --nproc-per-node)")
+    device: Literal["auto", "cpu", "cuda"]
+    precision: Literal["auto", "fp32", "fp64"]
+    num_workers: int = Field(ge=0, description="DataLoader workers per process")
+    checkpoint_every: int = Field(ge=1)
+    log_every: int = Field(ge=1)
 
     @model_validator(mode="after")
-    def _weights_cover_tasks(self) -> PretrainParams:
+    def _consistent(self) -> PretrainParams:
         missing = set(self.tasks) - set(self.task_weights)
         if missing:
             raise ValueError(f"pretrain.task_weights lacks a weight for {sorted(missing)}")
+        negative = sorted(t for t, w in self.task_weights.items() if w < 0)
+        if negative:
+            raise ValueError(f"pretrain.task_weights must not be negative: {negative}")
+        if self.min_lr > self.lr:
+            raise ValueError(f"pretrain.min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
         return self
+
+
+class PipelineBackbone(_Section):
+    """The pretrain stage's ``models/backbone/model.pth``."""
+
+    source: Literal["pipeline"]
+
+
+class FileBackbone(_Section):
+    """Any checkpoint in the published format (e.g. the authors' ``Tiny-BioMoE.pth``, made for
+    img_size 224); a relative ``path`` is read from the project root."""
+
+    source: Literal["file"]
+    path: str = Field(min_length=1)
+
+
+class RegistryBackbone(_Section):
+    """A registered backbone, by ``alias`` or by ``version`` (exactly one), downloaded from MLflow
+    (``register.tracking_uri`` or ``--tracking-uri``) and checked against its sha256 tag."""
+
+    source: Literal["registry"]
+    name: str = Field(min_length=1)
+    alias: str | None = Field(default=None, min_length=1)
+    version: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> RegistryBackbone:
+        if (self.alias is None) == (self.version is None):
+            raise ValueError("embed.backbone (source registry) needs exactly one of alias, version")
+        return self
+
+
+BackboneSource = Annotated[
+    PipelineBackbone | FileBackbone | RegistryBackbone, Field(discriminator="source")
+]
 
 
 class EmbedParams(_Section):
     batch_size: int = Field(ge=1)
+    backbone: BackboneSource
 
 
 class TrainParams(_Section):

@@ -35,6 +35,10 @@ class ProjectPaths:
         return self.root / "data" / "images"
 
     @property
+    def corpus(self) -> Path:
+        return self.root / "data" / "corpus"
+
+    @property
     def backbone_dir(self) -> Path:
         return self.root / "models" / "backbone"
 

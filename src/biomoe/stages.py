@@ -8,10 +8,12 @@ dependencies (torch, Great Expectations, neurokit2) itself: every DVC stage is a
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
 import mlflow
+from mlflow import MlflowClient
 
 from biomoe.config import Params
 from biomoe.io import sha256_file, write_json
@@ -67,11 +69,33 @@ def images(params: Params, paths: ProjectPaths, tracking_uri: str | None = None)
     return paths.images
 
 
-def pretrain(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) -> Path:
-    from biomoe.pretrain.run import pretrain_backbone
+def corpus(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) -> Path:
+    from biomoe.pretrain.corpus import build_corpus
 
-    with stage_run("pretrain", params, paths.root, ("pretrain", "model"), tracking_uri):
-        result = pretrain_backbone(params, paths.backbone_dir, paths.plots)
+    with stage_run("corpus", params, paths.root, ("pretrain",), tracking_uri):
+        summary = build_corpus(
+            params, paths.corpus, gallery_dir=paths.plots / "corpus", root=paths.root
+        )
+        log_metrics(summary.metrics())
+        mlflow.log_artifact(str(paths.corpus / "summary.json"), "corpus")
+        mlflow.log_artifacts(str(paths.plots / "corpus"), "corpus_gallery")
+    return paths.corpus
+
+
+def pretrain(
+    params: Params, paths: ProjectPaths, tracking_uri: str | None = None, resume: bool = False
+) -> Path:
+    """``torchrun`` with ``pretrain.nproc`` workers; rank 0 logs per-task metrics into this run."""
+    from biomoe.pretrain.launch import launch_pretraining
+
+    with stage_run("pretrain", params, paths.root, ("pretrain", "model"), tracking_uri) as run:
+        result = launch_pretraining(
+            params,
+            paths,
+            resume,
+            tracking_uri=mlflow.get_tracking_uri(),
+            run_id=run.info.run_id,
+        )
         log_metrics(result.metrics)
         mlflow.log_artifact(str(result.curves), "plots")
         mlflow.log_artifact(str(result.checkpoint), "backbone")
@@ -80,17 +104,22 @@ def pretrain(params: Params, paths: ProjectPaths, tracking_uri: str | None = Non
 
 
 def embed(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) -> Path:
+    """Embed with the backbone ``embed.backbone`` names; a bad backbone writes nothing."""
     from biomoe.embed.extract import embed_images
+    from biomoe.embed.source import resolve_backbone
 
     with stage_run("embed", params, paths.root, ("embed",), tracking_uri):
+        backbone = resolve_backbone(params, paths, tracking_uri)
         result = embed_images(
             paths.images,
-            paths.backbone,
+            backbone.path,
             paths.embeddings,
             img_size=params.model.img_size,
             batch_size=params.embed.batch_size,
         )
-        mlflow.set_tag("backbone_sha256", result.backbone_sha256)
+        mlflow.set_tags(
+            {"backbone_sha256": result.backbone_sha256, "backbone_source": backbone.description}
+        )
         log_metrics({"images": result.n_images, "computed": result.n_computed})
     return result.table
 
@@ -99,15 +128,16 @@ def train(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) 
     from biomoe.classify.fusion import FeatureLayout
     from biomoe.classify.train import save_classifier, train_classifier, write_train_outputs
     from biomoe.data.windows import read_windows
-    from biomoe.embed.extract import read_embeddings
+    from biomoe.embed.extract import embeddings_backbone_sha256, read_embeddings
 
     with stage_run("train", params, paths.root, ("train",), tracking_uri):
         layout = FeatureLayout(params.ingest.modalities, params.images.representations)
-        embeddings = read_embeddings(paths.embeddings / "embeddings.parquet")
+        table = paths.embeddings / "embeddings.parquet"
+        embeddings = read_embeddings(table)
         result, matrices = train_classifier(
             embeddings, read_windows(paths.windows), layout, params.train
         )
-        backbone_sha = sha256_file(paths.backbone)
+        backbone_sha = embeddings_backbone_sha256(table)
         save_classifier(result, layout, params.train, backbone_sha, paths.classifier_dir)
         write_train_outputs(result, matrices, paths.classifier_metrics, paths.plots)
         for split, values in result.metrics.items():
@@ -128,21 +158,50 @@ def _git_commit(root: Path) -> str:
 
 
 def register(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) -> Path:
+    """Register the backbone the classifier was trained with, then the classifier; the backbone
+    becomes champion when its classifier does (biomoe.registry.backbone)."""
+    from biomoe.classify.train import CARD_FILE
+    from biomoe.embed.source import resolve_backbone
+    from biomoe.errors import CheckpointError
+    from biomoe.registry.backbone import follow_classifier, register_backbone
     from biomoe.registry.register import register_classifier
 
-    with stage_run("register", params, paths.root, ("register",), tracking_uri):
-        tags = {
+    with stage_run("register", params, paths.root, ("register", "embed"), tracking_uri):
+        backbone = resolve_backbone(params, paths, tracking_uri)
+        trained_on = json.loads((paths.classifier_dir / CARD_FILE).read_text())["backbone_sha256"]
+        if backbone.sha256 != trained_on:
+            raise CheckpointError(
+                f"backbone {backbone.description} has sha256 {backbone.sha256}, but "
+                f"{paths.classifier_dir} was trained on embeddings of {trained_on} (rule: a "
+                "classifier is registered with its own backbone; re-run embed and train)"
+            )
+        provenance = {
             "git_commit": _git_commit(paths.root),
-            "data_sha256": sha256_file(paths.windows),
-            "backbone_sha256": sha256_file(paths.backbone),
             "params_sha256": hashlib.sha256(paths.params.read_bytes()).hexdigest()
             if paths.params.is_file()
             else "unknown",
         }
-        receipt = register_classifier(paths.backbone, paths.classifier_dir, params, tags)
+        registered = register_backbone(
+            backbone.path, backbone.card, params, {**provenance, "source": backbone.description}
+        )
+        receipt = register_classifier(
+            backbone.path,
+            paths.classifier_dir,
+            params,
+            {
+                **provenance,
+                "data_sha256": sha256_file(paths.windows),
+                "backbone_sha256": backbone.sha256,
+                "backbone_version": registered["version"],
+            },
+        )
+        registered["alias"] = follow_classifier(
+            MlflowClient(), registered["model_name"], registered["version"], receipt["alias"]
+        )
+        receipt |= {f"backbone_{k}": v for k, v in registered.items()}
         mlflow.set_tags({f"registered.{k}": v for k, v in receipt.items()})
     write_json(paths.registry_receipt, receipt)
     return paths.registry_receipt
 
 
-PIPELINE = (ingest, validate, images, pretrain, embed, train, register)
+PIPELINE = (ingest, validate, images, corpus, pretrain, embed, train, register)

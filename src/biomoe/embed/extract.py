@@ -13,12 +13,13 @@ import torch
 from rich.progress import Progress
 
 from biomoe.embed.cache import EmbeddingCache
+from biomoe.errors import CheckpointError
 from biomoe.imaging import load_images, read_image_index
 from biomoe.io import atomic_path
 from biomoe.model import TinyBioMoE, file_sha256, load_checkpoint
-from biomoe.pretrain.trainer import to_float_images
 
 TABLE = "embeddings.parquet"
+BACKBONE_KEY = b"biomoe.backbone_sha256"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,11 @@ class EmbedResult:
     backbone_sha256: str
     n_images: int
     n_computed: int
+
+
+def to_float_images(batch: np.ndarray) -> torch.Tensor:
+    """uint8 ``[B, 3, S, S]`` -> float32 in ``[0, 1]``, the backbone's input contract."""
+    return torch.from_numpy(np.ascontiguousarray(batch)).float().div_(255.0)
 
 
 @torch.no_grad()
@@ -42,7 +48,11 @@ def embed_images(
     batch_size: int,
     progress: bool = True,
 ) -> EmbedResult:
-    """Write ``out_dir/embeddings.parquet`` (window_id, representation, image_sha256, embedding)."""
+    """Write ``out_dir/embeddings.parquet`` (window_id, representation, image_sha256, embedding).
+
+    The table's schema metadata records the backbone's sha256 (``embeddings_backbone_sha256``).
+    A backbone that cannot be loaded raises ``CheckpointError`` before anything is written.
+    """
     index = read_image_index(images_dir)
     backbone_sha = file_sha256(backbone_path)
     cache = EmbeddingCache(out_dir / "cache", backbone_sha)
@@ -66,7 +76,8 @@ def embed_images(
             "embedding": pa.FixedSizeListArray.from_arrays(
                 pa.array(vectors.reshape(-1), pa.float32()), vectors.shape[1]
             ),
-        }
+        },
+        metadata={BACKBONE_KEY: backbone_sha.encode()},
     )
     path = out_dir / TABLE
     with atomic_path(path) as tmp:
@@ -76,3 +87,14 @@ def embed_images(
 
 def read_embeddings(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
+
+
+def embeddings_backbone_sha256(path: Path) -> str:
+    """The sha256 of the backbone a table was made with (train and register check it)."""
+    metadata = pq.read_schema(path).metadata or {}
+    if BACKBONE_KEY not in metadata:
+        raise CheckpointError(
+            f"embeddings table {path}: schema metadata lacks {BACKBONE_KEY.decode()!r} "
+            "(written by an older biomoe; re-run `biomoe embed`)"
+        )
+    return metadata[BACKBONE_KEY].decode()

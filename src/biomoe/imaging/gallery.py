@@ -17,6 +17,12 @@ from biomoe.io import atomic_path
 CAPTIONS = {
     "waveform": "red: trace   green: slope   blue: per-column range",
     "spectrogram": "rows: frequency (0 Hz at bottom)   columns: time",
+    "phase": "STFT angle (cyclic colours; grey: too little power)   rows: frequency",
+    "recurrence": "distance between the states at times row and column (dark: close)",
+    "gasf": "cos(phi_i + phi_j) of the min-max scaled trace   rows, columns: time",
+    "gadf": "sin(phi_i - phi_j) of the min-max scaled trace   rows, columns: time",
+    "mtf": "probability of moving between the bins held at times row and column",
+    "scalogram": "Morlet wavelet magnitude   rows: frequency (log, low at bottom)",
 }
 _COLUMNS = 4
 

@@ -3,8 +3,9 @@ shards ``<out_dir>/<representation>/shard-00000.npy`` (``[n, 3, S, S]``, n <= sh
 an index ``<out_dir>/index.parquet`` that addresses each image by window and representation.
 
 Windows are rendered in ``window_id`` order, so the bytes depend only on the table's content,
-not on its row order. The whole directory is built beside ``out_dir`` and swapped in at the end:
-a failure leaves any previous output as it was.
+not on its row order. A window that breaks an input rule (``signals.prepare``) stops the stage
+with a ``DataError`` naming its ``window_id`` and ``source_file``. The whole directory is built
+beside ``out_dir`` and swapped in at the end: a failure leaves any previous output as it was.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from biomoe.config import ImageParams
 from biomoe.errors import DataError
 from biomoe.imaging.gallery import save_gallery, select_gallery
-from biomoe.imaging.render import CHUNK, render_batch
+from biomoe.imaging.render import render_batch
 from biomoe.io import atomic_dir
 
 INDEX_FILE = "index.parquet"
@@ -85,15 +86,19 @@ def _write_representation(
     (root / representation).mkdir()
     task = bar.add_task(representation, total=len(ordered))
     parts = []
+    buffer = np.empty((min(params.shard_size, len(ordered)), 3, params.size, params.size), np.uint8)
     for number, start in enumerate(range(0, len(ordered), params.shard_size)):
         shard = ordered.iloc[start : start + params.shard_size]
-        images = np.empty((len(shard), 3, params.size, params.size), dtype=np.uint8)
-        for offset in range(0, len(shard), CHUNK):
-            part = shard.iloc[offset : offset + CHUNK]
-            images[offset : offset + len(part)] = render_batch(
-                list(part["signal"]), part["fs"].to_numpy(), representation, params
-            )
-            bar.advance(task, len(part))
+        images = render_batch(
+            list(shard["signal"]),
+            shard["fs"].to_numpy(),
+            representation,
+            params,
+            window_ids=shard["window_id"].tolist(),
+            source_files=shard["source_file"].tolist() if "source_file" in shard else None,
+            out=buffer[: len(shard)],
+        )
+        bar.advance(task, len(shard))
         relative = f"{representation}/shard-{number:05d}.npy"
         np.save(root / relative, images)
         parts.append(

@@ -1,8 +1,27 @@
-"""Turn raw windows (NaNs, any length) into clean float64 traces, and resample them as a batch."""
+"""Turn raw windows (NaNs, any length) into clean float64 traces, check them against what a
+representation needs, and resample them as a batch.
+
+What ``prepare`` does with bad input (the rules every representation shares):
+
+- NaN marks a missing sample: leading/trailing NaNs (padding) are dropped, interior gaps are
+  linearly interpolated (how much may be missing is the validate stage's rule);
+- a window with no finite sample at all, or holding +-inf, is a ``DataError`` naming the window,
+  its source file and the rule: no image could show it truthfully;
+- a window with fewer samples than the representation needs (``min_samples``: e.g. one STFT
+  frame) is a ``DataError`` that names both numbers and the parameter behind the minimum;
+- magnitude never matters: each window is rescaled by a power of two (exact in floating point)
+  so that its largest sample lies in [0.5, 1), so 1e30-scale or 1e-30-scale input renders as the
+  same window at unit scale would and nothing overflows;
+- a constant window is valid data (a saturated sensor, SpO2 holding at 98 %); each representation
+  documents the uniform, non-black image it draws for it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -18,10 +37,33 @@ def is_flat(low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
     return high - low <= FLAT_TOLERANCE * (1.0 + np.abs(low) + np.abs(high))
 
 
+def groups(keys: Sequence[Hashable]) -> dict[Hashable, list[int]]:
+    """Positions of equal keys (e.g. window lengths), in first-seen order: the batches that a
+    vectorised step can stack."""
+    found: dict[Hashable, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        found[key].append(i)
+    return found
+
+
 def robust_range(signals: Sequence[np.ndarray], q: float) -> tuple[np.ndarray, np.ndarray]:
-    """The ``q`` and ``1 - q`` quantiles of each signal's samples, ``[N, 1]`` each."""
-    bounds = np.array([np.quantile(s, [q, 1.0 - q]) for s in signals]).reshape(-1, 2)
+    """The ``q`` and ``1 - q`` quantiles of each signal's samples (numpy's default linear
+    interpolation, from a partial sort), ``[N, 1]`` each."""
+    bounds = np.empty((len(signals), 2))
+    for i, signal in enumerate(signals):
+        last = signal.size - 1
+        positions = (q * last, (1.0 - q) * last)
+        below = [math.floor(h) for h in positions]
+        above = [min(b + 1, last) for b in below]
+        ordered = np.partition(signal, sorted({*below, *above}))
+        for j, (h, b, a) in enumerate(zip(positions, below, above, strict=True)):
+            bounds[i, j] = ordered[b] + (h - b) * (ordered[a] - ordered[b])
     return bounds[:, :1], bounds[:, 1:]
+
+
+def _all_finite(values: np.ndarray) -> bool:
+    """NaN and infinities show in the extremes; cheaper than a mask for the common case."""
+    return math.isfinite(values.min()) and math.isfinite(values.max())
 
 
 def clean_signal(signal: object) -> np.ndarray:
@@ -29,6 +71,8 @@ def clean_signal(signal: object) -> np.ndarray:
     interior NaNs and infinities are linearly interpolated. No valid sample gives ``[0.0]``,
     which every representation renders as a constant signal."""
     values = np.asarray(signal, dtype=np.float64).ravel()
+    if values.size and _all_finite(values):
+        return values
     finite = np.isfinite(values)
     if not finite.any():
         return np.zeros(1)
@@ -89,3 +133,99 @@ def columns(signals: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarr
     low = np.minimum.reduceat(flat, index).reshape(shape)
     high = np.maximum.reduceat(flat, index).reshape(shape)
     return trace, low, high
+
+
+def window_name(index: int, window_ids: Sequence[object] | None) -> str:
+    """How errors refer to window ``index`` of a batch."""
+    return str(window_ids[index]) if window_ids is not None else f"window {index}"
+
+
+def prepare(
+    signals: Sequence[object],
+    min_samples: int,
+    representation: str,
+    requirement: str,
+    window_ids: Sequence[object] | None = None,
+    source_files: Sequence[object] | None = None,
+) -> list[np.ndarray]:
+    """Clean, checked, power-of-two-rescaled float64 windows (rules in the module docstring);
+    ``requirement`` says where ``min_samples`` comes from, for the error message."""
+    prepared = []
+    for i, signal in enumerate(signals):
+        values = np.asarray(signal, dtype=np.float64).ravel()
+        if values.size >= min_samples and _all_finite(values):
+            prepared.append(_unit_scale(values))
+            continue
+        finite = np.isfinite(values)
+
+        def fail(rule: str, hint: str, i: int = i) -> DataError:
+            file = source_files[i] if source_files is not None else None
+            return DataError(
+                f"{representation} image: {rule}",
+                file=None if file is None or file != file else str(file),
+                segment=window_name(i, window_ids),
+                hint=hint,
+            )
+
+        if np.isinf(values).any():
+            raise fail(
+                "window holds infinite samples",
+                f"{int(np.isinf(values).sum())} of {values.size}; mark missing samples with NaN",
+            )
+        if not finite.any():
+            raise fail(
+                "window has no finite sample",
+                f"{values.size} samples, all NaN; drop the window or fix its source",
+            )
+        clean = clean_signal(values)
+        if clean.size < min_samples:
+            raise fail(
+                f"window has {clean.size} samples, fewer than the {min_samples} it needs",
+                f"minimum set by {requirement}; use longer windows or change that parameter",
+            )
+        prepared.append(_unit_scale(clean))
+    return prepared
+
+
+def _unit_scale(values: np.ndarray) -> np.ndarray:
+    """``values`` times the power of two that puts its largest magnitude in [0.5, 1) (a new
+    array; exact, as scaling by a power of two only changes exponents)."""
+    peak = max(values.max(), -values.min())
+    return np.ldexp(values, -math.frexp(peak)[1]) if peak > 0 else values.copy()
+
+
+@lru_cache(maxsize=4096)
+def segment_bounds(length: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) sample of each of ``n`` pixels along a window of ``length``.
+
+    With at least ``n`` samples these are pyts' PAA segments (``linspace(0, length, n + 1)``
+    truncated), consecutive and covering the window; with fewer, each pixel holds the one sample
+    under its centre (nearest-neighbour upsampling: blocks, never invented values)."""
+    if length >= n:
+        bounds = np.linspace(0, length, n + 1).astype(np.int64)
+        start, end = bounds[:-1], bounds[1:]
+    else:
+        start = ((np.arange(n) + 0.5) * (length / n)).astype(np.int64)
+        end = start + 1
+    start.flags.writeable = end.flags.writeable = False
+    return start, end
+
+
+def segment_index(lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For signals laid end to end, the flat start of each signal's ``n`` segments and each
+    segment's sample count, both ``[N, n]``; ``reduceat`` over the starts sums the segments."""
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    starts = np.empty((len(lengths), n), dtype=np.int64)
+    counts = np.empty((len(lengths), n), dtype=np.int64)
+    for i, length in enumerate(lengths):
+        start, end = segment_bounds(int(length), n)
+        starts[i], counts[i] = offsets[i] + start, end - start
+    return starts, counts
+
+
+def paa(signals: Sequence[np.ndarray], n: int) -> np.ndarray:
+    """Piecewise aggregate approximation: the mean of each of ``n`` segments, ``[N, n]``
+    (``segment_bounds``; equal to pyts' ``PiecewiseAggregateApproximation(output_size=n)``)."""
+    flat, _, lengths = concat(signals)
+    starts, counts = segment_index(lengths, n)
+    return np.add.reduceat(flat, starts.ravel()).reshape(starts.shape) / counts

@@ -11,7 +11,12 @@ amplitude (top = high).
 - blue: the filled band between the lowest and highest original sample in each column,
   which keeps the detail (peaks, fast oscillation) that resampling to ``S`` points drops.
 
-A constant signal draws flat lines through the middle row.
+Lines are anti-aliased: each column holds a vertical run (from the midpoints towards the
+neighbouring columns, so steep segments stay connected) widened by half the line width on both
+ends, and every pixel's intensity is the fraction of it the run covers (box-filter coverage), so
+a line moved by a fraction of a pixel changes the image by that fraction.
+
+Fallback: a constant signal draws flat lines through the middle row.
 """
 
 from __future__ import annotations
@@ -24,12 +29,37 @@ from biomoe.config import ImageParams
 from biomoe.imaging.signals import FLAT_TOLERANCE, clean_signal, columns, is_flat, robust_range
 
 
-def _draw(top: np.ndarray, bottom: np.ndarray, size: int, half_width: float) -> np.ndarray:
-    """Intensity in [0, 1], ``[N, size, size]``, of vertical runs ``top..bottom`` (row
-    coordinates per column, ``[N, size]``) widened by ``half_width`` with a one-pixel soft edge."""
-    rows = np.arange(size, dtype=np.float64)[None, :, None]
-    distance = np.maximum(np.maximum(top[:, None, :] - rows, rows - bottom[:, None, :]), 0.0)
-    return np.clip(half_width + 0.5 - distance, 0.0, 1.0)
+def _raster(
+    top: np.ndarray, bottom: np.ndarray, half_width: np.ndarray, size: int, out: np.ndarray | None
+) -> np.ndarray:
+    """uint8 ``[N, C, size, size]`` coverage of per-column runs ``top..bottom`` (row
+    coordinates, ``[N, C, size]``) widened by ``half_width`` (``[C]``, at least 0.5).
+
+    A pixel ``r`` spans rows ``[r - 0.5, r + 0.5)``: the pixels wholly inside the widened run
+    are 255, the two it ends in hold their covered fraction, everything else is 0."""
+    width = half_width[None, :, None]
+    start = np.clip(top - width, -0.5, size - 0.5)
+    end = np.clip(bottom + width, -0.5, size - 0.5)
+    first = np.floor(start + 0.5).astype(np.int64)
+    last = np.floor(end + 0.5).astype(np.int64)
+    dtype = np.uint8 if size <= 256 else np.uint16
+    rows = np.arange(size, dtype=dtype)[:, None]
+    inside = np.subtract(rows, (first + 1).astype(dtype)[:, :, None, :], dtype=dtype)
+    direct = out is not None and out.flags.c_contiguous
+    image = out if direct else np.empty(inside.shape, dtype=np.uint8)
+    np.less(inside, (last - first - 1).clip(0).astype(dtype)[:, :, None, :], out=image.view(bool))
+    np.negative(image, out=image)
+    n, c, s = top.shape
+    column = (np.arange(n * c) * size * size).reshape(n, c, 1) + np.arange(s)
+    head = np.floor(np.minimum(first + 0.5 - start, end - start) * 255.0 + 0.5)
+    tail = np.floor((end - (last - 0.5)) * 255.0 + 0.5)
+    flat = image.reshape(-1)
+    flat[column + last.clip(0, size - 1) * size] = tail.astype(np.uint8)
+    flat[column + first.clip(0, size - 1) * size] = head.astype(np.uint8)
+    if out is not None and not direct:
+        out[...] = image
+        return out
+    return image
 
 
 def _line_runs(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +71,11 @@ def _line_runs(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def render_waveform(
-    signals: Sequence[np.ndarray], fs: np.ndarray, params: ImageParams
+    signals: Sequence[np.ndarray],
+    fs: np.ndarray,
+    params: ImageParams,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """uint8 ``[N, 3, S, S]`` line-plot images; ``fs`` is unused (time is normalised per window)."""
     del fs
@@ -75,12 +109,10 @@ def render_waveform(
     band_top = np.minimum(to_rows(unit(high)), trace_top)
     band_bottom = np.maximum(to_rows(unit(low)), trace_bottom)
 
-    image = np.stack(
-        [
-            _draw(trace_top, trace_bottom, size, half_width),
-            _draw(slope_top, slope_bottom, size, half_width),
-            _draw(band_top, band_bottom, size, 0.5),
-        ],
-        axis=1,
+    return _raster(
+        np.stack([trace_top, slope_top, band_top], axis=1),
+        np.stack([trace_bottom, slope_bottom, band_bottom], axis=1),
+        np.array([half_width, half_width, 0.5]),
+        size,
+        out,
     )
-    return np.floor(image * 255.0 + 0.5).astype(np.uint8)

@@ -44,14 +44,51 @@ def load_checkpoint(
 ) -> TinyBioMoE:
     """Build ``TinyBioMoE(img_size)``, load ``path`` with ``strict=True``; return it in eval mode.
 
-    Raises ``CheckpointError`` naming the file and what is wrong with it.
+    Raises ``CheckpointError`` naming the file and what is wrong with it (unreadable, not the
+    published format, keys or shapes that do not fit, NaN/inf weights).
     """
     path = Path(path)
     state = read_state_dict(path, map_location)
     model = TinyBioMoE(img_size)
     check_state_dict(model.state_dict(), state, path)
+    check_finite(state, path)
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def verify_checkpoint(path: str | Path, img_size: int) -> None:
+    """Raise ``CheckpointError`` unless ``path`` is a published-format checkpoint of
+    ``TinyBioMoE(img_size)`` with finite weights: the checks a backbone passes before use."""
+    path = Path(path)
+    state = read_state_dict(path)
+    made_for = checkpoint_img_size(state)
+    if made_for is not None and made_for != img_size:
+        raise CheckpointError(
+            f"checkpoint {path} was made for img_size={made_for} (key 'ln_img.weight' has shape "
+            f"{list(state['ln_img.weight'].shape)}), but the pipeline renders images.size="
+            f"{img_size}: a backbone embeds only images of its own size (set images.size and "
+            f"model.img_size to {made_for}, or use a backbone made for {img_size})"
+        )
+    check_state_dict(TinyBioMoE(img_size).state_dict(), state, path)
+    check_finite(state, path)
+
+
+def check_finite(state: Mapping[str, Tensor], path: Path) -> None:
+    """Raise ``CheckpointError`` naming the tensors that hold NaN or inf."""
+    broken = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise CheckpointError(
+            f"checkpoint {path}: {len(broken)} tensor(s) hold NaN or inf values: {_head(broken)} "
+            "(a diverged or damaged training run; use the last good checkpoint)"
+        )
+
+
+def checkpoint_img_size(state: Mapping[str, Tensor]) -> int | None:
+    """The image size a state dict was made for (its input LayerNorm is ``[3, S, S]``)."""
+    weight = state.get("ln_img.weight")
+    if weight is None or weight.dim() != 3 or weight.shape[1] != weight.shape[2]:
+        return None
+    return int(weight.shape[-1])
 
 
 def read_state_dict(path: Path, map_location: str | torch.device = "cpu") -> Mapping[str, Tensor]:

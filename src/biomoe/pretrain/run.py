@@ -1,99 +1,116 @@
-"""The pretrain stage: corpus -> multi-task training -> backbone checkpoint + model card."""
+"""Publishing a finished run: the backbone in the published format, its card and its curves.
+
+Only a checkpoint marked ``finished`` is published, and ``models/backbone/`` is replaced as a
+whole (``model.pth`` and ``model.json`` together) only once both are written: a failed or
+killed run leaves the last good backbone where it was.
+"""
 
 from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
 
 from biomoe.config import Params
-from biomoe.io import sha256_file, write_json
+from biomoe.errors import CheckpointError
+from biomoe.io import atomic_dir, sha256_file, write_json
 from biomoe.model import TinyBioMoE, save_checkpoint
+from biomoe.model.checkpoint import check_state_dict
 from biomoe.plots import save_curves
-from biomoe.pretrain.corpus import CorpusImages, build_corpus_images
-from biomoe.pretrain.heads import MultiTaskModel
-from biomoe.pretrain.trainer import History, train_multitask
-from biomoe.seeding import seed_everything
+from biomoe.pretrain.checkpointing import OPERATIONAL, load_state
+
+BACKBONE_PREFIX = "backbone."
+CARD_DIGITS = 6
 
 
 @dataclass(frozen=True)
 class PretrainResult:
+    """The published files and the last epoch's metrics (``val_acc_<task>``, ...)."""
+
     checkpoint: Path
     card: Path
     curves: Path
     metrics: dict[str, float]
 
 
-def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = max(1, round(n * val_fraction))
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
-def pretrain_backbone(params: Params, out_dir: Path, plots_dir: Path) -> PretrainResult:
-    """Train Tiny-BioMoE from scratch on the simulated corpus; write model.pth and model.json."""
-    cfg = params.pretrain
-    seed_everything(cfg.seed)
-    corpus: CorpusImages = build_corpus_images(params)
-    train_idx, val_idx = split_indices(len(corpus.images), cfg.val_fraction, cfg.seed)
-
-    backbone = TinyBioMoE(img_size=params.model.img_size)
-    model = MultiTaskModel(backbone, {t: len(c) for t, c in corpus.classes.items()})
-    history: History = train_multitask(
-        model,
-        corpus.images[train_idx],
-        {t: v[train_idx] for t, v in corpus.labels.items()},
-        corpus.images[val_idx],
-        {t: v[val_idx] for t, v in corpus.labels.items()},
-        weights=cfg.task_weights,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        seed=cfg.seed,
-    )
-
-    checkpoint = out_dir / "model.pth"
-    save_checkpoint(backbone.eval(), checkpoint)
-    metrics = {
-        "train_loss": history.train_loss[-1],
-        "val_loss": history.val_loss[-1],
-        **{f"val_acc_{t}": acc[-1] for t, acc in history.val_acc.items()},
+def backbone_from_state(state: dict[str, Any], img_size: int, source: Path) -> TinyBioMoE:
+    """The backbone part of a training checkpoint's multi-task model."""
+    weights = {
+        k.removeprefix(BACKBONE_PREFIX): v
+        for k, v in state["model"].items()
+        if k.startswith(BACKBONE_PREFIX)
     }
-    card = out_dir / "model.json"
-    write_json(
-        card,
-        {
-            "architecture": "Tiny-BioMoE",
-            "img_size": params.model.img_size,
-            "checkpoint_sha256": sha256_file(checkpoint),
-            "corpus_sha256": corpus.sha256,
-            "corpus_images": len(corpus.images),
-            "tasks": {t: list(c) for t, c in corpus.classes.items()},
-            "params": {
-                "pretrain": cfg.model_dump(mode="json"),
-                "images": params.images.model_dump(mode="json"),
-            },
-            "metrics": {k: round(v, 6) for k, v in metrics.items()},
-            "history": {
-                "train_loss": [round(v, 6) for v in history.train_loss],
-                "val_loss": [round(v, 6) for v in history.val_loss],
-            },
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+    backbone = TinyBioMoE(img_size)
+    check_state_dict(backbone.state_dict(), weights, source)
+    backbone.load_state_dict(weights, strict=True)
+    return backbone.eval()
+
+
+def publish_backbone(
+    state_path: Path, params: Params, corpus_sha256: str, out_dir: Path, plots_dir: Path
+) -> PretrainResult:
+    """Write ``out_dir/model.pth`` + ``model.json`` and ``plots_dir/pretrain_curves.png`` from
+    the finished training checkpoint at ``state_path``."""
+    state = load_state(state_path)
+    if not state["finished"]:
+        raise CheckpointError(
+            f"training checkpoint {state_path} stopped at step {state['step']}: the run did not "
+            "finish, so there is no backbone to publish (continue it with --resume)"
+        )
+    backbone = backbone_from_state(state, params.model.img_size, state_path)
+    history = state["history"]
+    metrics = history[-1]["metrics"] if history else {}
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        save_checkpoint(backbone, tmp / "model.pth")
+        write_json(tmp / "model.json", _card(state, params, corpus_sha256, tmp / "model.pth"))
+    curves = Path(plots_dir) / "pretrain_curves.png"
+    save_curves(_curves(history), curves, "Tiny-BioMoE multi-task pretraining")
+    return PretrainResult(
+        checkpoint=out_dir / "model.pth",
+        card=out_dir / "model.json",
+        curves=curves,
+        metrics=dict(metrics),
     )
-    curves = plots_dir / "pretrain_curves.png"
-    save_curves(
-        {
-            "train loss": history.train_loss,
-            "val loss": history.val_loss,
-            **{f"val acc ({t})": v for t, v in history.val_acc.items()},
+
+
+def _card(state: dict[str, Any], params: Params, corpus_sha256: str, weights: Path) -> dict:
+    """The model card: what was trained on what, and how well; no timestamps, no paths."""
+    return {
+        "architecture": "Tiny-BioMoE",
+        "img_size": params.model.img_size,
+        "checkpoint_sha256": sha256_file(weights),
+        "corpus_sha256": corpus_sha256,
+        "tasks": state["classes"],
+        "steps": state["step"],
+        "world_size": state["fingerprint"]["world_size"],
+        "params": {  # those that shape the result; how it ran (nproc, ...) does not
+            "pretrain": params.pretrain.model_dump(mode="json", exclude=set(OPERATIONAL)),
+            "model": params.model.model_dump(mode="json"),
         },
-        curves,
-        "Tiny-BioMoE multi-task pretraining",
-    )
-    return PretrainResult(checkpoint=checkpoint, card=card, curves=curves, metrics=metrics)
+        "metrics": _rounded(state["history"][-1]["metrics"]) if state["history"] else {},
+        "history": [
+            {"epoch": h["epoch"], "step": h["step"], "metrics": _rounded(h["metrics"])}
+            for h in state["history"]
+        ],
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), CARD_DIGITS) for k, v in sorted(metrics.items())}
+
+
+def _curves(history: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Train and validation loss, and validation accuracy per task, against epoch."""
+    accuracies = {k for h in history for k in h["metrics"] if k.startswith("val_acc_")}
+    names = ["train_loss", "val_loss", *sorted(accuracies)]
+    return {
+        name: [h["metrics"].get(name, float("nan")) for h in history]
+        for name in names
+        if any(name in h["metrics"] for h in history)
+    }

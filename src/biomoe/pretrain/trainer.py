@@ -1,103 +1,318 @@
-"""A single-process multi-task training loop a reader can follow top to bottom."""
+"""The multi-task pretraining loop, run by every process ``torchrun`` starts (or by one alone).
+
+Read ``train`` top to bottom: data, model, optimizer and schedule, state (fresh or resumed),
+then one loop iteration per optimizer step. What is distributed is visible where it happens:
+each rank reads its own micro-batches (``StepSampler``), DDP averages gradients on the last
+micro-step of an accumulation (``no_sync`` before), a few sums are all-reduced, and only rank 0
+prints, reports metrics and writes checkpoints (``biomoe.pretrain.distributed``).
+
+The loss of an optimizer step is ``sum_t weight_t * mean CE_t`` where the mean runs over the
+images of the whole step (all ranks, all micro-steps) that have a label for task ``t``; a task
+with no labels in the step adds 0. Each micro-step therefore back-propagates its *summed*
+cross-entropy divided by that step-wide count, so the maths do not depend on how the global
+batch is split into processes and accumulation steps (BatchNorm aside: see ``batchnorm``).
+On CPU the run is bit-reproducible, and a resumed run ends with the same weights as one that
+never stopped.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
-from rich.progress import Progress
-from torch import nn
+from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 
-from biomoe.pretrain.heads import MultiTaskModel
+from biomoe.config import Params
+from biomoe.errors import DataError
+from biomoe.model import TinyBioMoE
+from biomoe.pretrain.checkpointing import (
+    check_fingerprint,
+    checkpoint_path,
+    load_state,
+    remove_partial_writes,
+    restore_rng,
+    rng_state,
+    run_fingerprint,
+    save_state,
+)
+from biomoe.pretrain.data import StepSampler, TaskImages, check_tasks, split_windows, whole_batch
+from biomoe.pretrain.distributed import (
+    DistEnv,
+    all_reduce_sum,
+    barrier,
+    gather_to_main,
+    globalize_batchnorm,
+)
+from biomoe.pretrain.heads import NO_LABEL, MultiTaskModel, task_sums
+from biomoe.pretrain.schedule import adamw, warmup_cosine
+from biomoe.seeding import seed_everything
+
+if TYPE_CHECKING:
+    from biomoe.pretrain.corpus import CorpusData
+
+Report = Callable[[Mapping[str, float], int], None]
+"""Receives metrics and the optimizer step they belong to (rank 0 only)."""
+
+LOSS, CORRECT, COUNT = 0, 1, 2
+"""Rows of a ``[3, T]`` metric-sum tensor: summed CE, correct predictions, labelled images."""
 
 
-@dataclass
-class History:
-    """Per-epoch curves: ``train_loss``, and ``val_acc[task]``."""
+def train(
+    params: Params,
+    corpus: CorpusData,
+    corpus_sha256: str,
+    run_dir: Path,
+    env: DistEnv,
+    *,
+    resume: bool,
+    report: Report | None = None,
+) -> None:
+    """Train (or resume) the run whose checkpoints live in ``run_dir``; the last checkpoint,
+    marked ``finished``, holds the trained model; ``corpus_sha256`` identifies the corpus in
+    the run's fingerprint."""
+    cfg = params.pretrain
+    seed_everything(cfg.seed)
 
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_acc: dict[str, list[float]] = field(default_factory=dict)
+    # Data: a window's images all go to one side of the split; each rank reads its blocks.
+    check_tasks(corpus.index, corpus.classes, cfg.tasks, Path(corpus.images_dir))
+    tasks = tuple(t for t in cfg.tasks if corpus.classes[t])  # no classes (no labels): no head
+    if env.is_main and tasks != tuple(cfg.tasks):
+        skipped = sorted(set(cfg.tasks) - set(tasks))
+        print(f"tasks {skipped}: no class in this corpus, so no head is trained", flush=True)
+    train_rows, val_rows = split_windows(corpus.index, cfg.val_fraction, cfg.seed)
+    train_set = TaskImages(corpus.images_dir, train_rows, tasks)
+    val_set = TaskImages(corpus.images_dir, val_rows, tasks)
+    sampler = StepSampler(
+        train_set,
+        micro_batch=cfg.batch_size,
+        accum_steps=cfg.grad_accum_steps,
+        num_replicas=env.world_size,
+        rank=env.rank,
+        seed=cfg.seed,
+    )
+    if sampler.steps_per_epoch == 0:
+        raise DataError(
+            f"the training split has {len(train_set)} images, fewer than one global batch "
+            f"(batch_size x processes x grad_accum_steps = {sampler.global_batch})",
+            file=Path(corpus.images_dir),
+            hint="lower pretrain.batch_size or grad_accum_steps, or build a larger corpus",
+        )
+    loader = DataLoader(
+        train_set,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        collate_fn=whole_batch,
+        num_workers=cfg.num_workers,
+        pin_memory=env.device.type == "cuda",
+        generator=torch.Generator(),  # leaves the global RNG alone, so resuming stays exact
+    )
+    steps_per_epoch = sampler.steps_per_epoch
+    total_steps = cfg.epochs * steps_per_epoch
 
+    # Model: every rank builds the same initial weights from the seed.
+    img_size = params.model.img_size
+    model = MultiTaskModel(TinyBioMoE(img_size), {t: len(corpus.classes[t]) for t in tasks})
+    if cfg.batchnorm == "sync" and env.distributed:
+        globalize_batchnorm(model)
+    dtype = torch.float64 if cfg.precision == "fp64" else torch.float32
+    model.to(env.device, dtype)
+    optimizer = adamw(model, cfg.lr, cfg.weight_decay)
+    scheduler = warmup_cosine(
+        optimizer,
+        warmup_steps=cfg.warmup_steps,
+        total_steps=total_steps,
+        min_ratio=cfg.min_lr / cfg.lr,
+    )
+    weights = torch.tensor(
+        [cfg.task_weights[t] for t in tasks], dtype=torch.float64, device=env.device
+    )
 
-def to_float_images(batch: np.ndarray) -> torch.Tensor:
-    """uint8 [B,3,S,S] -> float32 in [0, 1], the backbone's input contract."""
-    return torch.from_numpy(np.ascontiguousarray(batch)).float().div_(255.0)
+    # State: fresh, or exactly where the last checkpoint left it.
+    ckpt = checkpoint_path(run_dir)
+    fingerprint = run_fingerprint(params, corpus_sha256, env.world_size)
+    step, history = 0, []
+    epoch_sums, window_sums = _zeros(len(tasks)), _zeros(len(tasks))
+    if resume:
+        state = load_state(ckpt)
+        check_fingerprint(ckpt, state["fingerprint"], fingerprint)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, history = state["step"], state["history"]
+        epoch_sums, window_sums = state["meters"]["epoch"], state["meters"]["window"]
+        restore_rng(state["rng"][env.rank])
+        if env.is_main:
+            print(f"resumed from {ckpt} at step {step}/{total_steps}", flush=True)
+    elif env.is_main:
+        ckpt.unlink(missing_ok=True)  # a fresh run must never be resumed as an older one
+    if env.is_main:
+        remove_partial_writes(run_dir)
+    barrier(env)
+    ddp = DistributedDataParallel(model, device_ids=_device_ids(env)) if env.distributed else model
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if env.device.type == "cuda" and cfg.precision == "auto"
+        else contextlib.nullcontext()
+    )
 
+    def save(finished: bool) -> None:
+        rngs = gather_to_main(rng_state(), env)  # a collective: every rank takes part
+        if env.is_main:
+            save_state(
+                ckpt,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "step": step,
+                    "meters": {"epoch": epoch_sums, "window": window_sums},
+                    "history": history,
+                    "rng": rngs,
+                    "fingerprint": fingerprint,
+                    "finished": finished,
+                    "classes": {t: list(corpus.classes[t]) for t in tasks},
+                },
+            )
+        barrier(env)
 
-def _weighted_loss(
-    logits: Mapping[str, torch.Tensor],
-    targets: Mapping[str, torch.Tensor],
-    weights: Mapping[str, float],
-) -> torch.Tensor:
-    loss_fn = nn.functional.cross_entropy
-    return sum(weights[t] * loss_fn(logits[t], targets[t]) for t in logits)
+    if env.is_main:
+        print(
+            f"pretraining: {len(train_set)} train / {len(val_set)} val images, tasks {tasks}, "
+            f"{env.world_size} process(es) on {env.device.type}, global batch "
+            f"{sampler.global_batch}, {steps_per_epoch} steps/epoch, {total_steps} steps",
+            flush=True,
+        )
+    batches = None
+    window_seconds, window_images = 0.0, 0  # training time only: no evaluation, no saving
+    while step < total_steps:
+        started = time.perf_counter()
+        epoch, step_in_epoch = divmod(step, steps_per_epoch)
+        if batches is None:  # the start of an epoch, or the middle of one after a resume
+            sampler.set_position(epoch, step_in_epoch)
+            batches = iter(loader)
+        micro_batches = [next(batches) for _ in range(cfg.grad_accum_steps)]
+
+        # Labelled images per task in the whole step, all ranks: each task's loss divisor.
+        labelled = sum((y != NO_LABEL).sum(0) for _, y in micro_batches).to(torch.float64)
+        labelled = all_reduce_sum(labelled.to(env.device), env)
+        # DDP averages gradients over ranks; scaling by world_size turns that into the sum.
+        scale = weights * env.world_size / labelled.clamp(min=1)
+
+        ddp.train()
+        step_sums = _zeros(len(tasks), env.device)
+        for i, (images, labels) in enumerate(micro_batches):
+            last = i == len(micro_batches) - 1
+            sync = contextlib.nullcontext() if last or not env.distributed else ddp.no_sync()
+            with sync:
+                with autocast:
+                    logits = ddp(_to_input(images, env.device, dtype))
+                loss_sum, correct = task_sums(logits, labels.to(env.device))
+                (scale.to(loss_sum.dtype) * loss_sum).sum().backward()
+            step_sums[LOSS] += loss_sum.detach().double()
+            step_sums[CORRECT] += correct
+        step_sums = all_reduce_sum(step_sums, env).cpu()
+        step_sums[COUNT] = labelled.cpu()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        lr = scheduler.get_last_lr()[0]
+        scheduler.step()
+        step += 1
+        epoch_sums += step_sums
+        window_sums += step_sums
+        window_images += sampler.global_batch
+        window_seconds += time.perf_counter() - started
+
+        if step % cfg.log_every == 0 or step == total_steps:
+            metrics = {**summarize(window_sums, tasks, weights, "train"), "lr": lr}
+            if env.is_main:
+                speed = window_images / window_seconds
+                print(
+                    f"step {step:>6}/{total_steps} | epoch {epoch + 1} | "
+                    f"loss {metrics['train_loss']:.4f} | lr {lr:.2e} | {speed:.1f} img/s",
+                    flush=True,
+                )
+                if report is not None:
+                    report({**metrics, "images_per_second": speed}, step)
+            window_sums = _zeros(len(tasks))
+            window_seconds, window_images = 0.0, 0
+
+        if step % steps_per_epoch == 0:  # end of an epoch: validate, record, start afresh
+            val_sums = evaluate(model, val_set, cfg.batch_size, env, autocast, dtype)
+            metrics = {
+                **summarize(epoch_sums, tasks, weights, "train"),
+                **summarize(val_sums, tasks, weights, "val"),
+            }
+            history.append({"epoch": epoch + 1, "step": step, "metrics": metrics})
+            if env.is_main:
+                shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith("loss"))
+                print(f"epoch {epoch + 1}: {shown}", flush=True)
+                if report is not None:
+                    report({f"epoch_{k}": v for k, v in metrics.items()}, step)
+            epoch_sums = _zeros(len(tasks))
+            batches = None
+
+        if step % cfg.checkpoint_every == 0 or step == total_steps:
+            save(finished=step == total_steps)
 
 
 @torch.no_grad()
 def evaluate(
     model: MultiTaskModel,
-    images: np.ndarray,
-    labels: Mapping[str, np.ndarray],
-    weights: Mapping[str, float],
+    val_set: TaskImages,
     batch_size: int,
-) -> tuple[float, dict[str, float]]:
+    env: DistEnv,
+    autocast: contextlib.AbstractContextManager[Any],
+    dtype: torch.dtype,
+) -> Tensor:
+    """Metric sums ``[3, T]`` over the validation set; rank r takes batches r, r + world, ..."""
     model.eval()
-    total_loss, correct = 0.0, dict.fromkeys(labels, 0)
-    for start in range(0, len(images), batch_size):
-        x = to_float_images(images[start : start + batch_size])
-        y = {t: torch.from_numpy(v[start : start + batch_size]) for t, v in labels.items()}
-        logits = model(x)
-        total_loss += float(_weighted_loss(logits, y, weights)) * len(x)
-        for task in labels:
-            correct[task] += int((logits[task].argmax(1) == y[task]).sum())
-    n = max(len(images), 1)
-    return total_loss / n, {t: c / n for t, c in correct.items()}
+    sums = _zeros(val_set.labels.shape[1], env.device)
+    starts = range(env.rank * batch_size, len(val_set), env.world_size * batch_size)
+    for start in starts:
+        images, labels = val_set.__getitems__(range(start, min(start + batch_size, len(val_set))))
+        labels = labels.to(env.device)
+        with autocast:
+            logits = model(_to_input(images, env.device, dtype))
+        loss_sum, correct = task_sums(logits, labels)
+        sums[LOSS] += loss_sum.double()
+        sums[CORRECT] += correct
+        sums[COUNT] += (labels != NO_LABEL).sum(0)
+    return all_reduce_sum(sums, env).cpu()
 
 
-def train_multitask(
-    model: MultiTaskModel,
-    images: np.ndarray,
-    labels: Mapping[str, np.ndarray],
-    val_images: np.ndarray,
-    val_labels: Mapping[str, np.ndarray],
-    *,
-    weights: Mapping[str, float],
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    weight_decay: float,
-    seed: int,
-) -> History:
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps = epochs * -(-len(images) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1
-    )
-    history = History(val_acc={t: [] for t in labels})
-    with Progress(transient=True) as progress:
-        bar = progress.add_task("pretrain", total=steps)
-        for _ in range(epochs):
-            model.train()
-            order = torch.randperm(len(images), generator=generator).numpy()
-            running = 0.0
-            for start in range(0, len(order), batch_size):
-                idx = np.sort(order[start : start + batch_size])
-                x = to_float_images(images[idx])
-                y = {t: torch.from_numpy(v[idx]) for t, v in labels.items()}
-                loss = _weighted_loss(model(x), y, weights)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                running += loss.item() * len(idx)
-                progress.advance(bar)
-            history.train_loss.append(running / len(images))
-            val_loss, val_acc = evaluate(model, val_images, val_labels, weights, batch_size)
-            history.val_loss.append(val_loss)
-            for task, acc in val_acc.items():
-                history.val_acc[task].append(acc)
-    return history
+def summarize(sums: Tensor, tasks: Sequence[str], weights: Tensor, prefix: str) -> dict[str, float]:
+    """Mean loss and accuracy per task (tasks with no labelled image are left out), and the
+    weighted total loss ``<prefix>_loss``."""
+    metrics: dict[str, float] = {}
+    total = 0.0
+    for t, task in enumerate(tasks):
+        count = float(sums[COUNT, t])
+        if count == 0:
+            continue
+        mean_loss = float(sums[LOSS, t]) / count
+        metrics[f"{prefix}_loss_{task}"] = mean_loss
+        metrics[f"{prefix}_acc_{task}"] = float(sums[CORRECT, t]) / count
+        total += float(weights[t]) * mean_loss
+    metrics[f"{prefix}_loss"] = total
+    return metrics
+
+
+def _zeros(n_tasks: int, device: torch.device | str = "cpu") -> Tensor:
+    return torch.zeros(3, n_tasks, dtype=torch.float64, device=device)
+
+
+def _to_input(images: Tensor, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """uint8 ``[B, 3, S, S]`` -> values in ``[0, 1]`` on ``device``, the backbone's input."""
+    return images.to(device, non_blocking=True).to(dtype).div_(255.0)
+
+
+def _device_ids(env: DistEnv) -> list[int] | None:
+    return [env.device.index] if env.device.type == "cuda" else None

@@ -4,6 +4,10 @@ import numpy as np
 
 from biomoe.config import Params
 from biomoe.imaging import render_batch
+from biomoe.imaging.colormap import COLORMAPS
+from biomoe.imaging.resize import resize
+from biomoe.imaging.spectrogram import normalised_log_power
+from biomoe.imaging.stft import stft_groups
 
 
 def _sine(freq: float, fs: int = 100, seconds: float = 10.0) -> np.ndarray:
@@ -39,12 +43,43 @@ def test_columns_are_time(tiny_params: Params) -> None:
     assert green[:, 20:].mean() > green[:, :12].mean() + 40
 
 
-def test_constant_and_short_signals(tiny_params: Params) -> None:
-    constant, short, gappy = render_batch(
-        [np.full(800, 4.2), np.array([0.0, 1.0, -1.0]), np.r_[_sine(3.0)[:400], [np.nan] * 30]],
+def test_constant_signal_is_the_floor_colour_not_black(tiny_params: Params) -> None:
+    constant, gappy = render_batch(
+        [np.full(800, 4.2), np.r_[_sine(3.0)[:400], [np.nan] * 30]],
         100,
         "spectrogram",
         tiny_params.images,
     )
-    assert not constant.any(), "no power renders as an all-zero image"
-    assert short.any() and gappy.any()
+    floor = COLORMAPS[tiny_params.images.spectrogram.colormap][0]
+    assert (constant == floor[:, None, None]).all(), "no power: every bin at the floor"
+    assert floor.any(), "the floor colour is not black"
+    assert gappy.std() > 10
+
+
+def test_matches_a_direct_stft(tiny_params: Params) -> None:
+    """The banded DFT product equals numpy's FFT of the same frames, and the resize equals
+    torch's antialiased bilinear interpolation."""
+    import torch
+    import torch.nn.functional as F
+
+    spec = tiny_params.images.spectrogram
+    x = np.cumsum(np.random.default_rng(0).normal(size=1000))
+    ((_, real, imag),) = list(stft_groups([x], np.array([100]), spec))
+    padded = np.pad(x - x.mean(), spec.n_fft // 2, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, spec.n_fft)[:: spec.hop_length]
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(spec.n_fft) / spec.n_fft)
+    bins = real.shape[1]
+    expected = np.fft.rfft(frames * hann, axis=1)[:, :bins] * (-1.0) ** np.arange(bins)
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(real[0], expected.real.T, atol=1e-5 * scale)
+    np.testing.assert_allclose(imag[0], expected.imag.T, atol=1e-5 * scale)
+
+    values = normalised_log_power(real, imag, spec.top_db)
+    reference = F.interpolate(
+        torch.from_numpy(np.ascontiguousarray(values))[:, None],
+        size=(64, 64),
+        mode="bilinear",
+        align_corners=False,
+        antialias=True,
+    )[:, 0].numpy()
+    np.testing.assert_allclose(resize(values, 64), reference, atol=1e-5)

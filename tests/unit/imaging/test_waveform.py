@@ -31,7 +31,7 @@ def test_rising_and_falling_ramps_mirror_each_other(tiny_params: Params) -> None
 
 
 def test_constant_signals_draw_flat_middle_lines_at_any_level(tiny_params: Params) -> None:
-    images = _waveform([np.zeros(500), np.full(500, 1e6), np.full(1, -3.0)], tiny_params)
+    images = _waveform([np.zeros(500), np.full(500, 1e6), np.full(2, -3.0)], tiny_params)
     assert (images == images[0]).all()
     for channel in (RED, GREEN):
         np.testing.assert_allclose(_line_rows(images[0][channel]), 15.5, atol=0.6)
@@ -62,3 +62,28 @@ def test_nan_gaps_are_bridged(tiny_params: Params) -> None:
     gapped[100:140] = np.nan
     clean, holed = _waveform([ramp, gapped], tiny_params)
     assert np.abs(clean - holed).max() <= 1
+
+
+def test_lines_are_anti_aliased_by_pixel_coverage(tiny_params: Params) -> None:
+    """A flat line covers exactly its width in every column, and moving it by a tenth of a
+    pixel moves its intensity centroid by about that much (no staircase of whole pixels)."""
+    from biomoe.imaging.waveform import _raster
+
+    size, width = 32, 1.3
+    centres = []
+    for shift in np.linspace(0.0, 1.0, 11):
+        row = np.full((1, 1, size), 10.0 + shift)
+        image = _raster(row, row, np.array([width]), size, None)[0, 0].astype(float) / 255
+        np.testing.assert_allclose(image.sum(axis=0), 2 * width, atol=2 / 255)
+        centres.append(_line_rows(image).mean())
+    steps = np.diff(centres)
+    assert ((steps > 0.05) & (steps < 0.15)).all(), "every tenth of a pixel shows"
+    assert abs(centres[-1] - centres[0] - 1.0) < 0.02
+
+
+def test_partial_pixels_at_the_ends_of_a_steep_segment(tiny_params: Params) -> None:
+    ramp = np.linspace(0.0, 1.0, 4 * 32)
+    image = _waveform([ramp], tiny_params)[0][RED]
+    values = np.unique(image)
+    assert 0 in values and 255 in values
+    assert ((values > 0) & (values < 255)).sum() > 5, "edges take intermediate intensities"

@@ -1,0 +1,145 @@
+"""Does pretraining buy anything? Linear and MLP probes on frozen embeddings, random vs pretrained.
+
+    python benchmarks/probe.py --root .     # after `make run` (needs data/ and models/backbone/)
+
+For each held-out task the same windows are rendered once, embedded by each backbone, and probed
+with a logistic regression (linear probe) and the pipeline's MLP head, trained on the task's train
+split and scored on its held-out split (macro-F1). Tasks: the demo pain data (all modalities fused,
+and each modality alone: pretraining is said to help weak modalities most) and, where available, an
+external dataset read through the corpus format readers. Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from biomoe.classify.train import fit_head, predict_labels
+from biomoe.config import PAIN_LABELS, Params, load_params
+from biomoe.data.windows import read_windows
+from biomoe.embed.extract import embed_batch
+from biomoe.imaging import render_all
+from biomoe.model import TinyBioMoE, load_checkpoint
+
+Probe = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ProbeTask:
+    """``windows[i]`` lists the rows (of its probe set's windows) fused into sample ``i``."""
+
+    name: str
+    windows: np.ndarray
+    labels: np.ndarray
+    is_train: np.ndarray
+
+
+@dataclass(frozen=True)
+class ProbeSet:
+    """Windows embedded once per backbone, and the tasks probed on them."""
+
+    signals: list[np.ndarray]
+    fs: list[int]
+    tasks: list[ProbeTask]
+
+
+def pain_set(params: Params, root: Path) -> ProbeSet:
+    windows = read_windows(root / "data/interim/windows.parquet")
+    keep = windows["split"].isin(["train", "validation"]) & windows["label"].isin(PAIN_LABELS)
+    windows = windows[keep].sort_values(["sample_id", "modality"], kind="stable")
+    windows = windows.reset_index(drop=True)
+    samples = windows.drop_duplicates("sample_id").reset_index(drop=True)
+    labels = samples["label"].map({c: i for i, c in enumerate(PAIN_LABELS)}).to_numpy()
+    is_train = (samples["split"] == "train").to_numpy()
+    pairs = zip(windows["sample_id"], windows["modality"], strict=True)
+    row_of = {pair: i for i, pair in enumerate(pairs)}
+
+    def task(name: str, modalities: tuple[str, ...]) -> ProbeTask:
+        rows = [[row_of[(s, m)] for m in modalities] for s in samples["sample_id"]]
+        return ProbeTask(name, np.array(rows), labels, is_train)
+
+    modalities = tuple(params.ingest.modalities)
+    tasks = [task("pain: all modalities", modalities)]
+    tasks += [task(f"pain: {m} only", (m,)) for m in modalities]
+    return ProbeSet(list(windows["signal"]), [int(f) for f in windows["fs"]], tasks)
+
+
+def window_features(
+    probe_set: ProbeSet, model: torch.nn.Module, params: Params, batch: int = 32
+) -> np.ndarray:
+    """Per window: its embeddings in every representation, concatenated."""
+    images = render_all(probe_set.signals, probe_set.fs, params.images)
+    blocks = []
+    for rep in params.images.representations:
+        rendered = images[rep]
+        parts = [
+            embed_batch(model, rendered[i : i + batch]) for i in range(0, len(rendered), batch)
+        ]
+        blocks.append(np.concatenate(parts))
+    return np.concatenate(blocks, axis=1)
+
+
+def linear_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced")
+    )
+    return model.fit(x_train, y_train).predict(x_test)
+
+
+def mlp_probe(params: Params) -> Probe:
+    def probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+        head, _ = fit_head(torch.from_numpy(x_train), torch.from_numpy(y_train), params.train)
+        return predict_labels(head, torch.from_numpy(x_test))
+
+    return probe
+
+
+def probe_table(
+    probe_sets: list[ProbeSet], backbones: dict[str, torch.nn.Module], params: Params
+) -> pd.DataFrame:
+    probes: dict[str, Probe] = {"linear": linear_probe, "MLP": mlp_probe(params)}
+    rows = []
+    for probe_set in probe_sets:
+        for backbone_name, model in backbones.items():
+            per_window = window_features(probe_set, model, params)
+            for task in probe_set.tasks:
+                x = per_window[task.windows].reshape(len(task.windows), -1)
+                train, test = task.is_train, ~task.is_train
+                for probe_name, probe in probes.items():
+                    pred = probe(x[train], task.labels[train], x[test])
+                    score = f1_score(task.labels[test], pred, average="macro")
+                    rows.append((task.name, f"{probe_name} / {backbone_name}", score))
+    frame = pd.DataFrame(rows, columns=["task", "probe / backbone", "macro_f1"])
+    return frame.pivot_table(
+        index="task", columns="probe / backbone", values="macro_f1", sort=False
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path("."))
+    args = parser.parse_args()
+    params = load_params(args.root / "params.yaml")
+    torch.manual_seed(params.pretrain.seed)
+    backbones = {
+        "random init": TinyBioMoE(img_size=params.model.img_size).eval(),
+        "pretrained": load_checkpoint(
+            args.root / "models/backbone/model.pth", params.model.img_size
+        ),
+    }
+    table = probe_table([pain_set(params, args.root)], backbones, params)
+    print(table.round(3).to_markdown())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Corpus images as a torch dataset, the train/validation split, and the step sampler.
+
+The trainer reads the corpus contract of ``biomoe.pretrain.corpus.load_corpus``: an image
+index with one row per image (``shard``, ``row``, ``window_id``) and an int64 column
+``task_<name>`` per task (-1 = no label), the class names per task, and the image shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, DistributedSampler
+
+from biomoe.errors import DataError
+from biomoe.pretrain.heads import NO_LABEL
+
+CORPUS_FILES = ("manifest.parquet", "tasks.json", "images/index.parquet")
+
+
+def corpus_digest(corpus_dir: Path) -> str:
+    """sha256 over the manifest, the task classes and the image index (which holds each
+    image's sha256): the identity of the corpus without reading every pixel."""
+    digest = hashlib.sha256()
+    for name in CORPUS_FILES:
+        path = Path(corpus_dir) / name
+        if not path.is_file():
+            raise DataError("corpus file not found", file=path, hint="run `biomoe corpus` first")
+        digest.update(name.encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def check_tasks(
+    index: pd.DataFrame, classes: dict[str, tuple[str, ...]], tasks: Sequence[str], where: Path
+) -> None:
+    """Every task in ``tasks`` has classes and a label column whose values fit them."""
+    for task in tasks:
+        column = f"task_{task}"
+        if task not in classes or column not in index.columns:
+            raise DataError(
+                f"the corpus has no labels for task {task!r}",
+                file=where,
+                segment=column,
+                hint=f"it has {sorted(classes)}; remove the task from pretrain.tasks or rebuild",
+            )
+        labels = index[column].to_numpy()
+        bad = (labels < NO_LABEL) | (labels >= len(classes[task]))
+        if bad.any():
+            raise DataError(
+                f"labels must be -1 or a class number below {len(classes[task])}",
+                file=where,
+                segment=column,
+                hint=f"found {int(labels[bad][0])}",
+            )
+
+
+def split_windows(
+    index: pd.DataFrame, val_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train / validation rows; every representation of a window lands on the same side."""
+    windows = np.sort(index["window_id"].astype(str).unique())
+    order = np.random.default_rng(seed).permutation(len(windows))
+    n_val = max(1, round(len(windows) * val_fraction))
+    val_windows = set(windows[order[:n_val]])
+    is_val = index["window_id"].astype(str).isin(val_windows).to_numpy()
+    return index[~is_val].reset_index(drop=True), index[is_val].reset_index(drop=True)
+
+
+class TaskImages(Dataset):
+    """Item ``i``: uint8 image ``[3, S, S]`` and int64 labels ``[T]`` (tasks in given order).
+
+    ``__getitems__`` reads a whole batch at once from memory-mapped shards, each opened once
+    per process (DataLoader workers open their own).
+    """
+
+    def __init__(self, images_dir: Path, rows: pd.DataFrame, tasks: Sequence[str]) -> None:
+        self.images_dir = Path(images_dir)
+        shard_names, self.shard_of = np.unique(rows["shard"].astype(str), return_inverse=True)
+        self.shards = [str(name) for name in shard_names]
+        self.row = rows["row"].to_numpy(dtype=np.int64)
+        self.labels = torch.from_numpy(
+            np.stack([rows[f"task_{t}"].to_numpy(dtype=np.int64) for t in tasks], axis=1)
+        )
+        self._open: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = self.__getitems__([i])
+        return images[0], labels[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        indices = np.asarray(indices, dtype=np.int64)
+        shard_ids = self.shard_of[indices]
+        parts: list[np.ndarray] = []
+        positions: list[np.ndarray] = []
+        for shard_id in np.unique(shard_ids):
+            where = np.flatnonzero(shard_ids == shard_id)
+            parts.append(self._shard(int(shard_id))[self.row[indices[where]]])
+            positions.append(where)
+        images = np.empty((len(indices), *parts[0].shape[1:]), dtype=np.uint8)
+        for where, part in zip(positions, parts, strict=True):
+            images[where] = part
+        return torch.from_numpy(images), self.labels[indices]
+
+    def _shard(self, shard_id: int) -> np.ndarray:
+        if shard_id not in self._open:
+            path = self.images_dir / self.shards[shard_id]
+            try:
+                self._open[shard_id] = np.load(path, mmap_mode="r")
+            except (OSError, ValueError) as exc:
+                raise DataError(
+                    f"image shard cannot be read: {exc}",
+                    file=path,
+                    hint="rebuild the corpus (`biomoe corpus`)",
+                ) from exc
+        return self._open[shard_id]
+
+
+def whole_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """DataLoader ``collate_fn``: ``TaskImages.__getitems__`` already returns a batch."""
+    return batch
+
+
+class StepSampler(DistributedSampler):
+    """A ``DistributedSampler`` that deals whole micro-batches instead of single images.
+
+    Each epoch shuffles all indices with ``seed + epoch`` (as ``DistributedSampler`` does),
+    keeps the ``steps_per_epoch`` full global batches (``micro_batch * world * accum_steps``
+    images each; the rest is dropped) and cuts them into blocks of ``micro_batch``; rank ``r``
+    takes blocks ``r, r + world, ...``. So optimizer step ``k`` always trains on the same
+    consecutive slice of the shuffled order whatever the split into processes and accumulation
+    steps, and every micro-batch (a BatchNorm group) is the same block of it: 1 process x 2
+    accumulation steps sees what 2 processes x 1 step see. ``start_step`` skips the first steps
+    of the epoch when a run resumes mid-epoch.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        micro_batch: int,
+        accum_steps: int,
+        num_replicas: int,
+        rank: int,
+        seed: int,
+    ) -> None:
+        super().__init__(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True
+        )
+        self.micro_batch = micro_batch
+        self.accum_steps = accum_steps
+        self.global_batch = micro_batch * num_replicas * accum_steps
+        self.steps_per_epoch = len(dataset) // self.global_batch
+        self.start_step = 0
+
+    def set_position(self, epoch: int, start_step: int) -> None:
+        self.set_epoch(epoch)
+        self.start_step = start_step
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(len(self.dataset), generator=generator).tolist()
+        per_step = self.accum_steps * self.num_replicas
+        first = self.start_step * per_step + self.rank
+        for block in range(first, self.steps_per_epoch * per_step, self.num_replicas):
+            yield from order[block * self.micro_batch : (block + 1) * self.micro_batch]
+
+    def __len__(self) -> int:
+        return (self.steps_per_epoch - self.start_step) * self.accum_steps * self.micro_batch

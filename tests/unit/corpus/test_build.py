@@ -1,0 +1,161 @@
+"""The corpus stage contract: manifest, tasks.json, images, summary; load_corpus; determinism;
+user sources through readers; unavailable packaged datasets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from tests.unit.corpus.conftest import sine, with_corpus, write_ts
+
+from biomoe.config import Params
+from biomoe.data.packaged import PACKAGED, PackagedDataset
+from biomoe.errors import DataError
+from biomoe.imaging import load_images
+from biomoe.io import sha256_tree
+from biomoe.pretrain.corpus import (
+    MANIFEST_SCHEMA,
+    TASKS,
+    CorpusSummary,
+    build_corpus,
+    load_corpus,
+)
+
+
+@pytest.fixture(scope="module")
+def user_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project folder with a labelled .ts dataset: two 12 s cases at 50 Hz, sines of 1.2 Hz
+    and 0.3 Hz (read as ppg, whose rate band holds only the first)."""
+    root = tmp_path_factory.mktemp("project")
+    (root / "external").mkdir()
+    cases = [([sine(50.0, 12.0, 1.2)], "fast"), ([sine(50.0, 12.0, 0.3)], "slow")]
+    write_ts(root / "external" / "waves.ts", cases, ["fast", "slow"])
+    return root
+
+
+@pytest.fixture(scope="module")
+def build_params(corpus_params: Params) -> Params:
+    user = {
+        "name": "waves",
+        "path": "external/waves.ts",
+        "format": "ts",
+        "signal_type": "ppg",
+        "fs": 50.0,
+        "max_windows": 5,
+    }
+    return with_corpus(corpus_params, user=[user])
+
+
+@pytest.fixture(scope="module")
+def built(
+    build_params: Params, user_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[CorpusSummary, Path]:
+    out = tmp_path_factory.mktemp("corpus") / "corpus"
+    return build_corpus(build_params, out, progress=False, root=user_root), out
+
+
+def test_manifest_contract(built: tuple[CorpusSummary, Path], build_params: Params) -> None:
+    summary, out = built
+    table = pq.read_table(out / "manifest.parquet")
+    assert table.schema.equals(MANIFEST_SCHEMA, check_metadata=False)
+    manifest = table.to_pandas()
+    assert len(manifest) == summary.windows and manifest["sample_id"].is_unique
+    cfg = build_params.pretrain.corpus
+    assert (manifest["fs"] == cfg.fs).all()
+    assert (manifest["n_samples"] == round(cfg.fs * cfg.window_seconds)).all()
+    assert set(manifest["source"]) >= {"simulated", "package:matplotlib", "user:waves"}
+    simulated = manifest[manifest["source"] == "simulated"]
+    assert len(simulated) == 2 * len(cfg.simulated.signal_types)
+    assert not simulated["labels_estimated"].any() and simulated["snr_db"].notna().all()
+    user = manifest[manifest["source"] == "user:waves"]
+    assert list(user["source_file"].unique()) == ["external/waves.ts"]
+    assert list(user["start"]) == [0, 0]  # one 10 s window per 12 s case, at the file's rate
+
+
+def test_tasks_and_labels(built: tuple[CorpusSummary, Path], build_params: Params) -> None:
+    _, out = built
+    tasks = json.loads((out / "tasks.json").read_text())
+    assert tuple(tasks) == tuple(sorted(TASKS))  # written with sorted keys
+    assert tasks["representation"] == list(build_params.images.representations)
+    assert tasks["dataset_label"] == sorted(tasks["dataset_label"])
+    assert {"waves:fast", "waves:slow"} <= set(tasks["dataset_label"])
+    assert tasks["signal_type"][:6] == ["ecg", "emg", "eeg", "ppg", "rsp", "eda"]
+    manifest = pd.read_parquet(out / "manifest.parquet")
+    for task in ("signal_type", "rate_bin", "quality_bin", "dataset_label"):
+        ids = manifest[f"task_{task}"]
+        assert ids.dtype == np.int64 and ids.between(-1, len(tasks[task]) - 1).all()
+    user = manifest[manifest["dataset"] == "waves"]
+    named = dict(zip(user["task_dataset_label"], user["rate_hz"], strict=True))
+    named = {tasks["dataset_label"][i]: rate for i, rate in named.items()}
+    assert set(named) == {"waves:fast", "waves:slow"}
+    assert named["waves:fast"] == pytest.approx(1.2, rel=0.05)
+    assert np.isnan(named["waves:slow"])  # 0.3 Hz lies outside the ppg rate band: no label
+    types = manifest.set_index("sample_id")["task_signal_type"]
+    assert tasks["signal_type"][types["simulated/eeg-0000"]] == "eeg"
+    eda = manifest[manifest["signal_type"] == "eda"]
+    assert (eda["task_rate_bin"] == -1).all() and (eda["task_quality_bin"] >= 0).all()
+
+
+def test_images_and_load_corpus(built: tuple[CorpusSummary, Path], build_params: Params) -> None:
+    summary, out = built
+    data = load_corpus(out)
+    reps = build_params.images.representations
+    assert len(data.index) == summary.images == summary.windows * len(reps)
+    assert set(data.index["window_id"]) == set(data.manifest["sample_id"])
+    expected = ["window_id", "representation", "shard", "row", "sha256"]
+    assert list(data.index.columns) == expected + [f"task_{t}" for t in TASKS]
+    assert list(data.classes) == list(TASKS)
+    assert (data.index["task_representation"] == data.index["representation"].map(reps.index)).all()
+    images = load_images(data.images_dir, data.index.head(3))
+    size = build_params.images.size
+    assert images.shape == (3, 3, size, size) and images.dtype == np.uint8
+    stored = json.loads((out / "summary.json").read_text())
+    assert stored["windows"] == summary.windows and stored["images"] == summary.images
+    labels = stored["tasks"]["dataset_label"]
+    assert labels["waves:fast"] == labels["waves:slow"] == 1
+    assert sum(labels.values()) == summary.windows
+
+
+def test_byte_identical_twice(
+    built: tuple[CorpusSummary, Path], build_params: Params, user_root: Path, tmp_path: Path
+) -> None:
+    summary, out = built
+    again = build_corpus(build_params, tmp_path / "again", progress=False, root=user_root)
+    assert again.sha256 == summary.sha256 == sha256_tree(out) == sha256_tree(tmp_path / "again")
+
+
+def test_load_corpus_refuses_missing_or_incomplete(
+    built: tuple[CorpusSummary, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(DataError, match="corpus file not found"):
+        load_corpus(tmp_path / "nowhere")
+    partial = tmp_path / "partial"
+    shutil.copytree(built[1], partial)
+    (partial / "tasks.json").unlink()
+    with pytest.raises(DataError, match="corpus file not found") as caught:
+        load_corpus(partial)
+    assert caught.value.file.endswith("tasks.json")
+
+
+def test_unavailable_package_is_skipped_or_required(
+    corpus_params: Params, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ghost = PackagedDataset("ghost", "biomoe_no_such_package", ("x.dat",), "eeg", lambda _: [])
+    monkeypatch.setitem(PACKAGED, "ghost", ghost)
+    params = with_corpus(
+        corpus_params,
+        simulated={"signal_types": ["eda"], "windows_per_signal": 1},
+        packaged={"datasets": ["ghost"]},
+    )
+    summary = build_corpus(params, tmp_path / "c", progress=False)
+    assert summary.windows == 1
+    assert summary.unavailable["ghost"].startswith("package 'biomoe_no_such_package' is not")
+    required = with_corpus(params, packaged={"required": True})
+    with pytest.raises(DataError, match="packaged dataset 'ghost' is unavailable"):
+        build_corpus(required, tmp_path / "d", progress=False)
+    assert not (tmp_path / "d").exists()
