@@ -6,6 +6,7 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -60,7 +61,11 @@ def _rank(rank: int, port: int, out: str) -> None:
     dist.destroy_process_group()
 
 
-def test_statistics_and_gradients_span_both_processes(tmp_path: Path) -> None:
+def test_statistics_and_gradients_span_both_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # spawned ranks unpickle ``_rank`` by module name: let them import this test module
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[3]))
     out = str(tmp_path / "rank")
     mp.start_processes(_rank, args=(_free_port(), out), nprocs=2, start_method="spawn")
     ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(2)]
