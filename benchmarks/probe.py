@@ -1,17 +1,21 @@
 """Does pretraining buy anything? Linear and MLP probes on frozen embeddings, random vs pretrained.
 
     python benchmarks/probe.py --root .     # after `make run` (needs data/ and models/backbone/)
+    python benchmarks/probe.py --root . --backbone longer=/path/model.pth   # more backbones
 
 For each held-out task the same windows are rendered once, embedded by each backbone, and probed
 with a logistic regression (linear probe) and the pipeline's MLP head, trained on the task's train
 split and scored on its held-out split (macro-F1). Tasks: the demo pain data (all modalities fused,
-and each modality alone: pretraining is said to help weak modalities most) and, where available, an
-external dataset read through the corpus format readers. Prints a markdown table.
+and each modality alone: pretraining is said to help weak modalities most) and an external dataset
+read through the corpus format readers (default: UCR GunPoint, the ``.ts`` files sktime installs;
+not in the pretraining corpus), each case resampled to the pain data's rate. Prints a markdown
+table.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +30,13 @@ from sklearn.preprocessing import StandardScaler
 
 from biomoe.classify.train import fit_head, predict_labels
 from biomoe.config import PAIN_LABELS, Params, load_params
+from biomoe.data.readers import ReadSpec, read_recordings
+from biomoe.data.windowing import resample
 from biomoe.data.windows import read_windows
 from biomoe.embed.extract import embed_batch
 from biomoe.imaging import render_all
 from biomoe.model import TinyBioMoE, load_checkpoint
+from biomoe.model.inference import optimize_for_inference
 
 Probe = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -72,6 +79,36 @@ def pain_set(params: Params, root: Path) -> ProbeSet:
     tasks = [task("pain: all modalities", modalities)]
     tasks += [task(f"pain: {m} only", (m,)) for m in modalities]
     return ProbeSet(list(windows["signal"]), [int(f) for f in windows["fs"]], tasks)
+
+
+def external_set(train: Path, test: Path, read: ReadSpec, fs_out: int, name: str) -> ProbeSet:
+    """A labelled train/test pair of files in any reader format, one case one sample (its
+    channels fused like the pain modalities); cases are resampled to ``fs_out``."""
+    signals: list[np.ndarray] = []
+    cases: dict[tuple[str, str], list[int]] = {}
+    case_labels: dict[tuple[str, str], str] = {}
+    for path in (train, test):
+        for rec in read_recordings(path, read):
+            key = (rec.source_file, rec.record)
+            cases.setdefault(key, []).append(len(signals))
+            case_labels[key] = str(rec.label)
+            signals.append(resample(rec.signal, rec.fs, fs_out).astype(np.float32))
+    classes = sorted(set(case_labels.values()))
+    labels = np.array([classes.index(case_labels[key]) for key in cases])
+    is_train = np.array([source == str(train) for source, _ in cases])
+    rows = np.array(list(cases.values()))
+    task = ProbeTask(f"{name} ({len(classes)} classes)", rows, labels, is_train)
+    return ProbeSet(signals, [fs_out] * len(signals), [task])
+
+
+def gunpoint_files() -> tuple[Path, Path] | None:
+    """UCR GunPoint as sktime installs it (30 Hz video tracking, 150 samples a case)."""
+    spec = importlib.util.find_spec("sktime")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "datasets/data/GunPoint"
+    files = (folder / "GunPoint_TRAIN.ts", folder / "GunPoint_TEST.ts")
+    return files if all(f.is_file() for f in files) else None
 
 
 def window_features(
@@ -128,16 +165,44 @@ def probe_table(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."))
+    parser.add_argument(
+        "--backbone",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="another published-format checkpoint to probe (repeatable)",
+    )
+    parser.add_argument(
+        "--external",
+        nargs=2,
+        type=Path,
+        metavar=("TRAIN", "TEST"),
+        help="labelled train and test files of an external dataset [default: UCR GunPoint]",
+    )
+    parser.add_argument("--external-format", default="ts", help="a corpus reader format")
+    parser.add_argument("--external-fs", type=float, default=30.0, help="its sampling rate")
     args = parser.parse_args()
     params = load_params(args.root / "params.yaml")
     torch.manual_seed(params.pretrain.seed)
+    size = params.model.img_size
     backbones = {
-        "random init": TinyBioMoE(img_size=params.model.img_size).eval(),
-        "pretrained": load_checkpoint(
-            args.root / "models/backbone/model.pth", params.model.img_size
-        ),
+        "random init": TinyBioMoE(img_size=size).eval(),
+        "pretrained": load_checkpoint(args.root / "models/backbone/model.pth", size),
     }
-    table = probe_table([pain_set(params, args.root)], backbones, params)
+    for item in args.backbone:
+        name, _, path = item.partition("=")
+        backbones[name] = load_checkpoint(Path(path), size)
+    backbones = {name: optimize_for_inference(model) for name, model in backbones.items()}
+
+    probe_sets = [pain_set(params, args.root)]
+    external = tuple(args.external) if args.external else gunpoint_files()
+    if external is None:
+        print("no external dataset: sktime's GunPoint is not installed and --external not given")
+    else:
+        name = "GunPoint" if args.external is None else external[0].stem
+        read = ReadSpec(args.external_format, fs=args.external_fs)
+        probe_sets.append(external_set(*external, read, params.ingest.fs, name))
+    table = probe_table(probe_sets, backbones, params)
     print(table.round(3).to_markdown())
 
 

@@ -2,7 +2,9 @@
 
 Each task calls the same ``biomoe.stages`` function as the matching ``dvc.yaml`` stage, with the
 same params.yaml, so both doors write byte-identical artifacts. A failed task (e.g. validation)
-stops the flow before any later stage runs.
+stops the flow before any later stage runs. The images and embed stages fan out: each image or
+embedding shard is a task run of its own, on the task runner ``scaleout`` in params names
+(threads, processes, or a Dask cluster through prefect-dask).
 
     python flows/retrain.py                       # one run now, on ./data/raw
     python flows/retrain.py --demo                # generate the demo data first
@@ -14,11 +16,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import Flow, flow, task
 
 from biomoe import stages
 from biomoe.config import load_params
 from biomoe.paths import ProjectPaths
+from biomoe.scaleout_prefect import PrefectRunner, prefect_task_runner
+
+SHARDED = ("images", "embed")
+"""Stages whose shards are task runs of their own (mapped on the flow's task runner)."""
 
 
 @task
@@ -49,10 +55,20 @@ def retrain(
     outputs: dict[str, str] = {}
     for stage in stages.PIPELINE:
         name = stage.__name__
-        outputs[name] = run_stage.with_options(name=name, task_run_name=name)(
-            name, root, params_file, tracking_uri
-        )
+        if name in SHARDED:
+            params = load_params(params_file)
+            output = stage(params, ProjectPaths.at(root), tracking_uri, runner=PrefectRunner())
+            outputs[name] = str(output)
+        else:
+            outputs[name] = run_stage.with_options(name=name, task_run_name=name)(
+                name, root, params_file, tracking_uri
+            )
     return outputs
+
+
+def configured(params_file: str | Path) -> Flow:
+    """``retrain`` on the task runner that ``scaleout`` in ``params_file`` names."""
+    return retrain.with_options(task_runner=prefect_task_runner(load_params(params_file).scaleout))
 
 
 def main() -> None:
@@ -64,14 +80,15 @@ def main() -> None:
     parser.add_argument("--serve", action="store_true", help="serve a scheduled deployment")
     parser.add_argument("--cron", default="0 3 * * *", help="schedule for --serve")
     args = parser.parse_args()
+    flow_ = configured(args.params or ProjectPaths.at(args.root).params)
     if args.serve:
-        retrain.serve(
+        flow_.serve(
             name="scheduled-retrain",
             cron=args.cron,
             parameters={"root": str(Path(args.root).resolve()), "params_file": args.params},
         )
     else:
-        retrain(args.root, args.params, args.tracking_uri, args.demo)
+        flow_(args.root, args.params, args.tracking_uri, args.demo)
 
 
 if __name__ == "__main__":

@@ -368,8 +368,40 @@ BackboneSource = Annotated[
 
 
 class EmbedParams(_Section):
+    """``engine``: ``threaded`` (default) and ``fast`` run the optimised inference copy of the
+    backbone (``biomoe.model.inference``, equal to eager within 1e-4); ``eager`` the model as
+    published. Embeddings are computed in batches of ``batch_size`` per image shard, so they do
+    not depend on the runner or its number of workers."""
+
     batch_size: int = Field(ge=1)
+    engine: Literal["threaded", "fast", "eager"]
     backbone: BackboneSource
+
+
+class LocalRunnerParams(_Section):
+    """Shards run in this process's pool: ``threads`` or ``processes``; ``workers`` 0 = one per
+    available core."""
+
+    kind: Literal["threads", "processes"]
+    workers: int = Field(ge=0)
+
+
+class DaskRunnerParams(_Section):
+    """``address`` of a running Dask scheduler (``tcp://host:8786``), or null for a
+    ``LocalCluster`` of ``n_workers`` processes with ``threads_per_worker`` threads each."""
+
+    address: str | None
+    n_workers: int = Field(ge=1)
+    threads_per_worker: int = Field(ge=1)
+
+
+class ScaleoutParams(_Section):
+    """Where image and embedding shards run (``biomoe.scaleout``): ``local`` or ``dask``.
+    Outputs are byte-identical whichever runs them."""
+
+    runner: Literal["local", "dask"]
+    local: LocalRunnerParams
+    dask: DaskRunnerParams
 
 
 class TrainParams(_Section):
@@ -399,6 +431,7 @@ class Params(_Section):
     embed: EmbedParams
     train: TrainParams
     registry: RegisterParams = Field(alias="register")
+    scaleout: ScaleoutParams
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -7,18 +7,31 @@ dependencies (torch, Great Expectations, neurokit2) itself: every DVC stage is a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
 
 from biomoe.config import Params
+from biomoe.errors import BiomoeError
 from biomoe.io import sha256_file, write_json
 from biomoe.paths import ProjectPaths
 from biomoe.registry.tracking import log_metrics, stage_run
+from biomoe.scaleout import Runner, open_runner
+
+
+@contextlib.contextmanager
+def _runner(params: Params, given: Runner | None) -> Iterator[Runner]:
+    if given is not None:
+        yield given
+    else:
+        with open_runner(params.scaleout) as runner:
+            yield runner
 
 
 def demo_data(params: Params, paths: ProjectPaths) -> Path:
@@ -55,18 +68,44 @@ def validate(params: Params, paths: ProjectPaths, tracking_uri: str | None = Non
     return paths.validation_report
 
 
-def images(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) -> Path:
-    from biomoe.data.windows import read_windows
+def images(
+    params: Params,
+    paths: ProjectPaths,
+    tracking_uri: str | None = None,
+    runner: Runner | None = None,
+) -> Path:
+    """Shards run on ``runner`` (default: the one ``scaleout`` in params names)."""
     from biomoe.imaging import write_image_shards
 
-    with stage_run("images", params, paths.root, ("images",), tracking_uri):
-        windows = read_windows(paths.windows)
+    with (
+        stage_run("images", params, paths.root, ("images", "scaleout"), tracking_uri),
+        _runner(params, runner) as shard_runner,
+    ):
+        had = _shards_of(paths.images)
         index = write_image_shards(
-            windows, paths.images, params.images, gallery_dir=paths.plots / "images"
+            paths.windows,
+            paths.images,
+            params.images,
+            gallery_dir=paths.plots / "images",
+            runner=shard_runner,
         )
-        log_metrics({"images": len(index)})
+        shards = set(index["shard"])
+        rendered = len(shards - had)
+        print(f"images: rendered {rendered} of {len(shards)} shards ({shard_runner.name})")
+        log_metrics({"images": len(index), "shards": len(shards), "shards_rendered": rendered})
+        mlflow.set_tag("runner", shard_runner.name)
         mlflow.log_artifacts(str(paths.plots / "images"), "gallery")
     return paths.images
+
+
+def _shards_of(images: Path) -> set[str]:
+    """The shards the current image index addresses (none when there is no readable index)."""
+    from biomoe.imaging import read_image_index
+
+    try:
+        return set(read_image_index(images)["shard"])
+    except BiomoeError:
+        return set()
 
 
 def corpus(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) -> Path:
@@ -103,12 +142,20 @@ def pretrain(
     return result.checkpoint
 
 
-def embed(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) -> Path:
+def embed(
+    params: Params,
+    paths: ProjectPaths,
+    tracking_uri: str | None = None,
+    runner: Runner | None = None,
+) -> Path:
     """Embed with the backbone ``embed.backbone`` names; a bad backbone writes nothing."""
     from biomoe.embed.extract import embed_images
     from biomoe.embed.source import resolve_backbone
 
-    with stage_run("embed", params, paths.root, ("embed",), tracking_uri):
+    with (
+        stage_run("embed", params, paths.root, ("embed", "scaleout"), tracking_uri),
+        _runner(params, runner) as shard_runner,
+    ):
         backbone = resolve_backbone(params, paths, tracking_uri)
         result = embed_images(
             paths.images,
@@ -116,10 +163,17 @@ def embed(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) 
             paths.embeddings,
             img_size=params.model.img_size,
             batch_size=params.embed.batch_size,
+            engine=params.embed.engine,
+            runner=shard_runner,
         )
         mlflow.set_tags(
-            {"backbone_sha256": result.backbone_sha256, "backbone_source": backbone.description}
+            {
+                "backbone_sha256": result.backbone_sha256,
+                "backbone_source": backbone.description,
+                "runner": shard_runner.name,
+            }
         )
+        print(f"embed: computed {result.n_computed} of {result.n_images} embeddings")
         log_metrics({"images": result.n_images, "computed": result.n_computed})
     return result.table
 

@@ -78,7 +78,10 @@ def dvc_workspace(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params)
 
 @pytest.fixture(scope="module")
 def flow_workspace(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> Path:
-    root = make_workspace(tmp_path_factory.mktemp("e2e") / "flow", tiny_params)
+    """The Prefect door, its image and embedding shards on a 2-worker Dask LocalCluster."""
+    on_dask = tiny_params.scaleout.model_copy(update={"runner": "dask"})
+    params = tiny_params.model_copy(update={"scaleout": on_dask})
+    root = make_workspace(tmp_path_factory.mktemp("e2e") / "flow", params)
     _sh([sys.executable, "flows/retrain.py", "--root", str(root)], root)
     return root
 
@@ -101,6 +104,44 @@ def test_prefect_flow_and_dvc_write_identical_artifacts(
     assert set(metrics) == {"train", "validation"}
     assert {"accuracy", "macro_f1", "f1_No", "f1_Low", "f1_High"} <= set(metrics["validation"])
     assert (dvc_workspace / "plots/confusion_matrix.png").stat().st_size > 1000
+
+
+def _last_stage_metrics(root: Path, stage: str) -> dict[str, float]:
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("biomoe")
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`biomoe.stage` = '{stage}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].data.metrics
+
+
+def test_a_new_subject_recomputes_only_its_images_and_embeddings(
+    dvc_workspace: Path, tmp_path: Path, tiny_params: Params
+) -> None:
+    root = tmp_path / "grown"
+    shutil.copytree(dvc_workspace, root, symlinks=True)
+    kept = {p: p.stat().st_mtime_ns for p in (root / "data/images").rglob("shard-*.npy")}
+    rng = np.random.default_rng(7)
+    for modality in tiny_params.ingest.modalities:
+        source = sorted((root / "data/raw/train" / modality).glob("*.csv"))[0]
+        frame = pd.read_csv(source)
+        frame = frame * rng.uniform(0.9, 1.0, size=frame.shape)  # keeps every range rule
+        frame.to_csv(source.with_name("S900.csv"), index=False)
+
+    result = _sh(["dvc", "repro"], root)
+    assert "Running stage 'pretrain'" not in result.stdout
+    windows = pd.read_parquet(root / "data/interim/windows.parquet", columns=["subject"])
+    new = int((windows["subject"] == "S900").sum())
+    reps = len(tiny_params.images.representations)
+    shards_per_rep = -(-new // tiny_params.images.shard_size)
+    assert _last_stage_metrics(root, "images")["shards_rendered"] == reps * shards_per_rep
+    assert _last_stage_metrics(root, "embed")["computed"] == reps * new
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items()), "old shards untouched"
+    again = _sh(["dvc", "repro"], root)
+    assert "Running stage" not in again.stdout
 
 
 def test_champion_loads_and_predicts_on_a_validation_window(dvc_workspace: Path) -> None:

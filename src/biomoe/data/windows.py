@@ -36,6 +36,8 @@ WINDOWS_SCHEMA = pa.schema(
 )
 WINDOW_COLUMNS: tuple[str, ...] = tuple(WINDOWS_SCHEMA.names)
 _INT_COLUMNS = ("fs", "n_samples")
+ROW_GROUP_SIZE = 256
+"""Rows per parquet row group: the image stage reads the table a row group at a time."""
 
 
 def empty_windows() -> pd.DataFrame:
@@ -55,10 +57,11 @@ def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def write_windows(df: pd.DataFrame, path: Path) -> None:
+def write_windows(df: pd.DataFrame, path: Path, row_group_size: int = ROW_GROUP_SIZE) -> None:
     """Write the windows table as parquet, atomically and byte-for-byte reproducibly.
 
-    The file has exactly :data:`WINDOWS_SCHEMA` (no pandas index or pandas metadata).
+    The file has exactly :data:`WINDOWS_SCHEMA` (no pandas index or pandas metadata), in row
+    groups of ``row_group_size`` rows.
     """
     path = Path(path)
     missing = [c for c in WINDOW_COLUMNS if c not in df.columns]
@@ -72,7 +75,7 @@ def write_windows(df: pd.DataFrame, path: Path) -> None:
     ]
     table = pa.Table.from_arrays(arrays, schema=WINDOWS_SCHEMA)
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
 
 
 def read_windows(path: Path) -> pd.DataFrame:

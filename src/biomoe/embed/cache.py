@@ -1,7 +1,9 @@
 """A content-addressed embedding store: one folder per backbone, append-only part files.
 
 Each part is a structured ``.npy`` array of (image sha256, float32[192]) written atomically, so
-an interrupted run loses at most the part it was writing and never corrupts earlier ones.
+an interrupted run loses at most the part it was writing and never corrupts earlier ones. A part
+that does not load as such an array (damaged on disk) is not trusted: its keys count as missing
+and are computed again, and the new part replaces it.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ class EmbeddingCache:
         if self._vectors is None:
             self._vectors = {}
             for part in sorted(self.folder.glob("part-*.npy")):
-                records = np.load(part, allow_pickle=False)
-                if records.dtype != RECORD:
-                    raise ValueError(f"{part}: not an embedding cache part (dtype {records.dtype})")
+                try:
+                    records = np.load(part, allow_pickle=False)
+                except (ValueError, OSError, EOFError):
+                    continue
+                if records.dtype != RECORD or records.ndim != 1:
+                    continue
                 for key, vector in zip(records["key"], records["vector"], strict=True):
                     self._vectors[key.decode()] = vector
         return self._vectors

@@ -1,30 +1,41 @@
 """Image shards: every window rendered for every representation, stored as uint8 ``.npy``
-shards ``<out_dir>/<representation>/shard-00000.npy`` (``[n, 3, S, S]``, n <= shard_size) and
+shards ``<out_dir>/<representation>/shard-<key>.npy`` (``[n, 3, S, S]``, n <= shard_size) and
 an index ``<out_dir>/index.parquet`` that addresses each image by window and representation.
 
-Windows are rendered in ``window_id`` order, so the bytes depend only on the table's content,
-not on its row order. A window that breaks an input rule (``signals.prepare``) stops the stage
-with a ``DataError`` naming its ``window_id`` and ``source_file``. The whole directory is built
-beside ``out_dir`` and swapped in at the end: a failure leaves any previous output as it was.
+Shards are content-addressed: a shard holds up to ``shard_size`` windows of one subject (in
+``window_id`` order), and its ``key`` hashes the windows' ids and samples, the representation's
+parameters and the imaging code. A re-run renders only shards whose key is new (new or changed
+recordings, changed parameters or code) and links the others from the previous output, so
+adding a subject renders that subject's windows only. The bytes depend on the table's content,
+never on its row order or on the runner (``biomoe.scaleout``) that ran the shards.
+
+A window that breaks an input rule (``signals.prepare``) stops the stage with a ``DataError``
+naming its ``window_id`` and ``source_file``. The new directory is built beside ``out_dir`` and
+swapped in at the end: a failure leaves any previous output as it was.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from biomoe.config import ImageParams
 from biomoe.errors import DataError
 from biomoe.imaging.gallery import save_gallery, select_gallery
 from biomoe.imaging.render import render_batch
-from biomoe.io import atomic_dir
+from biomoe.imaging.sources import WindowSource, as_source
+from biomoe.io import atomic_dir, atomic_path
+from biomoe.scaleout import LocalRunner, Runner
 
 INDEX_FILE = "index.parquet"
 INDEX_SCHEMA = pa.schema(
@@ -36,37 +47,26 @@ INDEX_SCHEMA = pa.schema(
         ("sha256", pa.string()),
     ]
 )
-REQUIRED_COLUMNS = ("window_id", "fs", "signal")
+REPRESENTATION_PARAMS = {
+    "waveform": ("waveform",),
+    "spectrogram": ("spectrogram",),
+    "phase": ("spectrogram", "phase"),
+    "recurrence": ("recurrence",),
+    "gasf": ("gramian",),
+    "gadf": ("gramian",),
+    "mtf": ("markov",),
+    "scalogram": ("scalogram",),
+}
+"""The ``images.<section>`` parameters each representation's pixels depend on (besides size)."""
 
 
-def _check_windows(windows: pd.DataFrame) -> None:
-    for column in REQUIRED_COLUMNS:
-        if column not in windows.columns:
-            raise DataError(
-                "the windows table lacks a required column",
-                segment=column,
-                hint=f"the image stage needs {list(REQUIRED_COLUMNS)}",
-            )
-    duplicated = windows["window_id"].duplicated(keep=False)
-    if duplicated.any():
-        first = windows[duplicated].iloc[0]
-        raise DataError(
-            "window_id must be unique",
-            file=first.get("source_file"),
-            segment="window_id",
-            hint=f"{int(duplicated.sum())} rows share ids such as {first['window_id']!r}",
-        )
-
-
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]images[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-    )
+@cache
+def code_fingerprint() -> str:
+    """sha256 of the imaging package's source: new rendering code means new shard keys."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _write_index(index: pd.DataFrame, path: Path) -> None:
@@ -79,40 +79,113 @@ def image_digests(images: np.ndarray) -> list[str]:
     return [hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest() for image in images]
 
 
-def _write_representation(
-    ordered: pd.DataFrame, representation: str, params: ImageParams, root: Path, bar: Progress
-) -> pd.DataFrame:
-    """Render one representation into ``root/<representation>/`` shards; return its index rows."""
-    (root / representation).mkdir()
-    task = bar.add_task(representation, total=len(ordered))
-    parts = []
-    buffer = np.empty((min(params.shard_size, len(ordered)), 3, params.size, params.size), np.uint8)
-    for number, start in enumerate(range(0, len(ordered), params.shard_size)):
-        shard = ordered.iloc[start : start + params.shard_size]
-        images = render_batch(
-            list(shard["signal"]),
-            shard["fs"].to_numpy(),
-            representation,
-            params,
-            window_ids=shard["window_id"].tolist(),
-            source_files=shard["source_file"].tolist() if "source_file" in shard else None,
-            out=buffer[: len(shard)],
-        )
-        bar.advance(task, len(shard))
-        relative = f"{representation}/shard-{number:05d}.npy"
-        np.save(root / relative, images)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "window_id": shard["window_id"].to_numpy(),
-                    "representation": representation,
-                    "shard": relative,
-                    "row": np.arange(len(shard), dtype=np.int64),
-                    "sha256": image_digests(images),
-                }
+@dataclass(frozen=True)
+class ShardJob:
+    """One shard to write into ``staging``: the windows at ``positions`` of ``source``, in one
+    representation; reused from ``previous`` (the last output) when it holds the same key."""
+
+    representation: str
+    key: str
+    positions: tuple[int, ...]
+    window_ids: tuple[str, ...]
+    source: WindowSource
+    params: ImageParams
+    staging: Path
+    previous: Path
+
+    @property
+    def relative(self) -> str:
+        return f"{self.representation}/shard-{self.key}.npy"
+
+
+def _settings(params: ImageParams, representation: str) -> str:
+    sections = {
+        name: getattr(params, name).model_dump(mode="json")
+        for name in REPRESENTATION_PARAMS[representation]
+    }
+    return json.dumps({"size": params.size, **sections}, sort_keys=True)
+
+
+def plan_shards(
+    catalog: pd.DataFrame,
+    source: WindowSource,
+    params: ImageParams,
+    staging: Path,
+    previous: Path,
+) -> list[ShardJob]:
+    """Every representation's shards: windows grouped by subject, in ``window_id`` order."""
+    ordered = catalog.sort_values(["group", "window_id"], kind="stable")
+    chunks = []
+    for _, group in ordered.groupby("group", sort=False):
+        chunks += [
+            group.iloc[i : i + params.shard_size] for i in range(0, len(group), params.shard_size)
+        ]
+    jobs = []
+    for representation in params.representations:
+        prefix = f"{code_fingerprint()}\0{representation}\0{_settings(params, representation)}"
+        for chunk in chunks:
+            key = hashlib.sha256("\0".join([prefix, *chunk["digest"]]).encode()).hexdigest()
+            jobs.append(
+                ShardJob(
+                    representation,
+                    key[:24],
+                    tuple(int(p) for p in chunk["position"]),
+                    tuple(chunk["window_id"]),
+                    source,
+                    params,
+                    staging,
+                    previous,
+                )
             )
+    return jobs
+
+
+def _reuse(job: ShardJob, target: Path) -> np.ndarray | None:
+    """The previous run's shard for this key, linked into ``target``; None when absent or not
+    a well-formed shard (it is then rendered again, never trusted)."""
+    previous = job.previous / job.relative
+    if not previous.is_file():
+        return None
+    try:
+        images = np.load(previous, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        return None
+    expected = (len(job.positions), 3, job.params.size, job.params.size)
+    if images.dtype != np.uint8 or images.shape != expected:
+        return None
+    try:
+        os.link(previous, target)
+    except OSError:
+        shutil.copyfile(previous, target)
+    return images
+
+
+def render_shard(job: ShardJob) -> pd.DataFrame:
+    """Write (or reuse) one shard; return its index rows."""
+    target = job.staging / job.relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    images = _reuse(job, target)
+    if images is None:
+        rows = job.source.take(job.positions)
+        images = render_batch(
+            list(rows["signal"]),
+            rows["fs"].to_numpy(dtype=np.int64),
+            job.representation,
+            job.params,
+            window_ids=rows["window_id"].tolist(),
+            source_files=rows["source_file"].tolist(),
         )
-    return pd.concat(parts, ignore_index=True) if parts else _empty_index()
+        with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, images, allow_pickle=False)
+    return pd.DataFrame(
+        {
+            "window_id": list(job.window_ids),
+            "representation": job.representation,
+            "shard": job.relative,
+            "row": np.arange(len(job.positions), dtype=np.int64),
+            "sha256": image_digests(images),
+        }
+    )
 
 
 def _empty_index() -> pd.DataFrame:
@@ -120,9 +193,9 @@ def _empty_index() -> pd.DataFrame:
 
 
 def _write_gallery(
-    ordered: pd.DataFrame, index: pd.DataFrame, root: Path, out_dir: Path, params: ImageParams
+    catalog: pd.DataFrame, index: pd.DataFrame, root: Path, out_dir: Path, params: ImageParams
 ) -> None:
-    chosen = select_gallery(ordered, params.gallery_per_representation).reset_index(drop=True)
+    chosen = select_gallery(catalog, params.gallery_per_representation).reset_index(drop=True)
     images_by_rep = {}
     for representation in params.representations:
         rows = index[index["representation"] == representation].set_index("window_id")
@@ -133,28 +206,33 @@ def _write_gallery(
 
 
 def write_image_shards(
-    windows: pd.DataFrame,
+    windows: pd.DataFrame | Path | WindowSource,
     out_dir: Path,
     params: ImageParams,
     progress: bool = True,
     gallery_dir: Path | None = None,
+    runner: Runner | None = None,
 ) -> pd.DataFrame:
-    """Render every window for every representation into ``out_dir`` (replaced on success) and
-    return the index. With ``gallery_dir``, also write ``<gallery_dir>/<representation>.png``."""
-    _check_windows(windows)
-    ordered = windows.assign(window_id=windows["window_id"].astype(str))
-    ordered = ordered.sort_values("window_id", kind="stable").reset_index(drop=True)
-    with atomic_dir(Path(out_dir)) as root, _progress(progress) as bar:
-        parts = [
-            _write_representation(ordered, representation, params, root, bar)
-            for representation in params.representations
-        ]
-        index = pd.concat(parts, ignore_index=True).astype({"row": np.int64})
+    """Render every window (a table, or a windows parquet file read in row groups) for every
+    representation into ``out_dir`` (replaced on success), the shards run by ``runner``
+    (default: inline), and return the index. With ``gallery_dir``, also write
+    ``<gallery_dir>/<representation>.png``."""
+    source = as_source(windows)
+    catalog = source.catalog()
+    out_dir = Path(out_dir)
+    runner = runner or LocalRunner(progress=progress)
+    with atomic_dir(out_dir) as root:
+        for representation in params.representations:
+            (root / representation).mkdir()
+        jobs = plan_shards(catalog, source, params, root, out_dir)
+        parts = runner.map(render_shard, jobs, "images")
+        index = pd.concat(parts, ignore_index=True) if parts else _empty_index()
+        index = index.astype({"row": np.int64})
         index = index.sort_values(["representation", "window_id"], kind="stable")
         index = index.reset_index(drop=True)[INDEX_SCHEMA.names]
         _write_index(index, root / INDEX_FILE)
-        if gallery_dir is not None and len(ordered):
-            _write_gallery(ordered, index, root, Path(gallery_dir), params)
+        if gallery_dir is not None and len(catalog):
+            _write_gallery(catalog, index, root, Path(gallery_dir), params)
     return index
 
 

@@ -137,6 +137,17 @@ def test_threaded_engine_splits_batches_and_keeps_caller_threads(perturb) -> Non
         ThreadedTinyBioMoE(fast, workers=0)
 
 
+def test_threaded_engine_outputs_do_not_depend_on_the_workers(perturb) -> None:
+    fast = FastTinyBioMoE(_perturbed(perturb, 64, seed=9))
+    x = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(9))
+    outputs = []
+    for workers in (1, 2, 3):
+        threaded = ThreadedTinyBioMoE(fast, workers=workers)
+        outputs.append(_embed(threaded, x))
+        threaded.close()
+    assert all(torch.equal(outputs[0], other) for other in outputs[1:])
+
+
 def test_engine_choice() -> None:
     model = TinyBioMoE(img_size=32).eval()
     assert optimize_for_inference(model, "eager") is model
