@@ -43,12 +43,14 @@ Probe = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class ProbeTask:
-    """``windows[i]`` lists the rows (of its probe set's windows) fused into sample ``i``."""
+    """``windows[i]`` lists the rows (of its probe set's windows) fused into sample ``i``;
+    ``representation`` keeps one representation's embedding of each (all when None)."""
 
     name: str
     windows: np.ndarray
     labels: np.ndarray
     is_train: np.ndarray
+    representation: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class ProbeSet:
     tasks: list[ProbeTask]
 
 
-def pain_set(params: Params, root: Path) -> ProbeSet:
+def pain_set(params: Params, root: Path, per_representation: bool = False) -> ProbeSet:
     windows = read_windows(root / "data/interim/windows.parquet")
     keep = windows["split"].isin(["train", "validation"]) & windows["label"].isin(PAIN_LABELS)
     windows = windows[keep].sort_values(["sample_id", "modality"], kind="stable")
@@ -78,6 +80,11 @@ def pain_set(params: Params, root: Path) -> ProbeSet:
     modalities = tuple(params.ingest.modalities)
     tasks = [task("pain: all modalities", modalities)]
     tasks += [task(f"pain: {m} only", (m,)) for m in modalities]
+    if per_representation:
+        for m in modalities:
+            for i, rep in enumerate(params.images.representations):
+                whole = task(f"pain: {m}, {rep} only", (m,))
+                tasks.append(ProbeTask(whole.name, whole.windows, labels, is_train, i))
     return ProbeSet(list(windows["signal"]), [int(f) for f in windows["fs"]], tasks)
 
 
@@ -141,24 +148,39 @@ def mlp_probe(params: Params) -> Probe:
     return probe
 
 
+def effective_dims(x: np.ndarray) -> float:
+    """Participation ratio of the features' covariance spectrum, (sum l)^2 / sum l^2: about how
+    many directions the samples spread along (a collapsed embedding scores near 1)."""
+    eigenvalues = np.clip(np.linalg.eigvalsh(np.cov(x, rowvar=False)), 0.0, None)
+    return float(eigenvalues.sum() ** 2 / max((eigenvalues**2).sum(), 1e-30))
+
+
 def probe_table(
     probe_sets: list[ProbeSet], backbones: dict[str, torch.nn.Module], params: Params
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Macro-F1 per task and probe/backbone, and each task's features' effective dimensions."""
     probes: dict[str, Probe] = {"linear": linear_probe, "MLP": mlp_probe(params)}
-    rows = []
+    rows, dims = [], []
     for probe_set in probe_sets:
         for backbone_name, model in backbones.items():
             per_window = window_features(probe_set, model, params)
             for task in probe_set.tasks:
-                x = per_window[task.windows].reshape(len(task.windows), -1)
+                x = per_window[task.windows]
+                if task.representation is not None:
+                    dim = x.shape[-1] // len(params.images.representations)
+                    x = x[..., task.representation * dim : (task.representation + 1) * dim]
+                x = x.reshape(len(task.windows), -1)
+                dims.append((task.name, backbone_name, effective_dims(x)))
                 train, test = task.is_train, ~task.is_train
                 for probe_name, probe in probes.items():
                     pred = probe(x[train], task.labels[train], x[test])
                     score = f1_score(task.labels[test], pred, average="macro")
                     rows.append((task.name, f"{probe_name} / {backbone_name}", score))
-    frame = pd.DataFrame(rows, columns=["task", "probe / backbone", "macro_f1"])
-    return frame.pivot_table(
-        index="task", columns="probe / backbone", values="macro_f1", sort=False
+    scores = pd.DataFrame(rows, columns=["task", "probe / backbone", "macro_f1"])
+    spread = pd.DataFrame(dims, columns=["task", "backbone", "effective_dims"])
+    return (
+        scores.pivot_table(index="task", columns="probe / backbone", values="macro_f1", sort=False),
+        spread.pivot_table(index="task", columns="backbone", values="effective_dims", sort=False),
     )
 
 
@@ -181,6 +203,11 @@ def main() -> None:
     )
     parser.add_argument("--external-format", default="ts", help="a corpus reader format")
     parser.add_argument("--external-fs", type=float, default=30.0, help="its sampling rate")
+    parser.add_argument(
+        "--per-representation",
+        action="store_true",
+        help="also probe each modality's representations one at a time",
+    )
     args = parser.parse_args()
     params = load_params(args.root / "params.yaml")
     torch.manual_seed(params.pretrain.seed)
@@ -194,7 +221,7 @@ def main() -> None:
         backbones[name] = load_checkpoint(Path(path), size)
     backbones = {name: optimize_for_inference(model) for name, model in backbones.items()}
 
-    probe_sets = [pain_set(params, args.root)]
+    probe_sets = [pain_set(params, args.root, args.per_representation)]
     external = tuple(args.external) if args.external else gunpoint_files()
     if external is None:
         print("no external dataset: sktime's GunPoint is not installed and --external not given")
@@ -202,8 +229,11 @@ def main() -> None:
         name = "GunPoint" if args.external is None else external[0].stem
         read = ReadSpec(args.external_format, fs=args.external_fs)
         probe_sets.append(external_set(*external, read, params.ingest.fs, name))
-    table = probe_table(probe_sets, backbones, params)
-    print(table.round(3).to_markdown())
+    scores, spread = probe_table(probe_sets, backbones, params)
+    print("macro-F1 on the held-out split\n")
+    print(scores.round(3).to_markdown())
+    print("\neffective dimensions of the probed features (participation ratio)\n")
+    print(spread.round(1).to_markdown())
 
 
 if __name__ == "__main__":

@@ -26,12 +26,21 @@ from biomoe.scaleout import Runner, open_runner
 
 
 @contextlib.contextmanager
-def _runner(params: Params, given: Runner | None) -> Iterator[Runner]:
-    if given is not None:
-        yield given
-    else:
-        with open_runner(params.scaleout) as runner:
-            yield runner
+def _sharded_run(
+    stage: str,
+    params: Params,
+    paths: ProjectPaths,
+    tracking_uri: str | None,
+    given: Runner | None,
+) -> Iterator[Runner]:
+    """The stage's MLflow run, and the runner its shards go to: ``given``, else the one
+    ``scaleout`` in params names (opened and closed here)."""
+    with stage_run(stage, params, paths.root, (stage, "scaleout"), tracking_uri):
+        if given is not None:
+            yield given
+        else:
+            with open_runner(params.scaleout) as runner:
+                yield runner
 
 
 def demo_data(params: Params, paths: ProjectPaths) -> Path:
@@ -77,10 +86,7 @@ def images(
     """Shards run on ``runner`` (default: the one ``scaleout`` in params names)."""
     from biomoe.imaging import write_image_shards
 
-    with (
-        stage_run("images", params, paths.root, ("images", "scaleout"), tracking_uri),
-        _runner(params, runner) as shard_runner,
-    ):
+    with _sharded_run("images", params, paths, tracking_uri, runner) as shard_runner:
         had = _shards_of(paths.images)
         index = write_image_shards(
             paths.windows,
@@ -152,10 +158,7 @@ def embed(
     from biomoe.embed.extract import embed_images
     from biomoe.embed.source import resolve_backbone
 
-    with (
-        stage_run("embed", params, paths.root, ("embed", "scaleout"), tracking_uri),
-        _runner(params, runner) as shard_runner,
-    ):
+    with _sharded_run("embed", params, paths, tracking_uri, runner) as shard_runner:
         backbone = resolve_backbone(params, paths, tracking_uri)
         result = embed_images(
             paths.images,
