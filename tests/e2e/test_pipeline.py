@@ -106,6 +106,20 @@ def test_prefect_flow_and_dvc_write_identical_artifacts(
     assert (dvc_workspace / "plots/confusion_matrix.png").stat().st_size > 1000
 
 
+def test_a_clone_with_the_lock_reproduces_it_exactly_and_registers(
+    dvc_workspace: Path, tmp_path: Path, tiny_params: Params
+) -> None:
+    """What a fresh clone of a project with a committed dvc.lock does: every stage runs (register
+    too, though none of its deps changed) and the lock comes out byte-identical."""
+    root = make_workspace(tmp_path / "clone", tiny_params)
+    shutil.copy(dvc_workspace / "dvc.lock", root / "dvc.lock")
+    lock = (root / "dvc.lock").read_bytes()
+    result = _sh(["dvc", "repro"], root)
+    assert "Running stage 'register'" in result.stdout
+    assert (root / "dvc.lock").read_bytes() == lock
+    assert json.loads((root / "reports/registry.json").read_text())["alias"] == "champion"
+
+
 def _last_stage_metrics(root: Path, stage: str) -> dict[str, float]:
     client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("biomoe")
