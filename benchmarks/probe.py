@@ -28,7 +28,8 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from biomoe.classify.train import fit_head, predict_labels
+from biomoe.classify.heads import fit_head
+from biomoe.classify.train import predict_labels
 from biomoe.config import PAIN_LABELS, Params, load_params
 from biomoe.data.readers import ReadSpec, read_recordings
 from biomoe.data.windowing import resample
@@ -141,9 +142,16 @@ def linear_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -
 
 
 def mlp_probe(params: Params) -> Probe:
+    """The pipeline's MLP head for ``mlp.max_epochs`` (no early stopping: probes have no
+    subjects to hold out)."""
+    train = params.train.model_copy(
+        update={"head": "mlp", "mlp": params.train.mlp.model_copy(update={"patience": 0})}
+    )
+
     def probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-        head, _ = fit_head(torch.from_numpy(x_train), torch.from_numpy(y_train), params.train)
-        return predict_labels(head, torch.from_numpy(x_test))
+        n_classes = int(y_train.max()) + 1
+        head, _ = fit_head(x_train, y_train, np.arange(len(y_train)), train, n_classes)
+        return predict_labels(head, x_test)
 
     return probe
 

@@ -4,11 +4,13 @@ Each task calls the same ``biomoe.stages`` function as the matching ``dvc.yaml``
 same params.yaml, so both doors write byte-identical artifacts. A failed task (e.g. validation)
 stops the flow before any later stage runs. The images and embed stages fan out: each image or
 embedding shard is a task run of its own, on the task runner ``scaleout`` in params names
-(threads, processes, or a Dask cluster through prefect-dask).
+(threads, processes, or a Dask cluster through prefect-dask). At the end the run publishes a
+markdown artifact (``schedule.artifact_key``): its metrics, the registered model version and
+links into the MLflow UI.
 
     python flows/retrain.py                       # one run now, on ./data/raw
     python flows/retrain.py --demo                # generate the demo data first
-    python flows/retrain.py --serve --cron "0 3 * * *"   # scheduled (needs a prefect server)
+    python flows/retrain.py --serve [--cron "0 3 * * *"]   # scheduled: flows/deploy.py serve
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import argparse
 from pathlib import Path
 
 from prefect import Flow, flow, task
+from prefect.artifacts import create_markdown_artifact
 
 from biomoe import stages
 from biomoe.config import load_params
 from biomoe.paths import ProjectPaths
+from biomoe.reporting import read_retrain_report
 from biomoe.scaleout_prefect import PrefectRunner, prefect_task_runner
 
 SHARDED = ("images", "embed")
@@ -38,6 +42,17 @@ def run_stage(stage_name: str, root: str, params_file: str, tracking_uri: str | 
 @task
 def make_demo_data(root: str, params_file: str) -> str:
     return str(stages.demo_data(load_params(params_file), ProjectPaths.at(root)))
+
+
+@task
+def publish_report(root: str, params_file: str) -> str:
+    """The run's markdown artifact; reads the train and register outputs, writes no file."""
+    schedule = load_params(params_file).schedule
+    markdown = read_retrain_report(ProjectPaths.at(root), schedule.mlflow_ui_url)
+    artifact_id = create_markdown_artifact(
+        markdown, key=schedule.artifact_key, description="biomoe retrain: metrics and model"
+    )
+    return str(artifact_id)
 
 
 @flow(name="biomoe-retrain", log_prints=True)
@@ -63,6 +78,7 @@ def retrain(
             outputs[name] = run_stage.with_options(name=name, task_run_name=name)(
                 name, root, params_file, tracking_uri
             )
+    publish_report(root, params_file)
     return outputs
 
 
@@ -77,18 +93,16 @@ def main() -> None:
     parser.add_argument("--params", default=None)
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--demo", action="store_true", help="generate the demo dataset first")
-    parser.add_argument("--serve", action="store_true", help="serve a scheduled deployment")
-    parser.add_argument("--cron", default="0 3 * * *", help="schedule for --serve")
+    parser.add_argument("--serve", action="store_true", help="serve the scheduled deployment")
+    parser.add_argument("--cron", default=None, help="--serve on this cron, not schedule.cron")
     args = parser.parse_args()
-    flow_ = configured(args.params or ProjectPaths.at(args.root).params)
+    params_file = args.params or str(ProjectPaths.at(args.root).params)
     if args.serve:
-        flow_.serve(
-            name="scheduled-retrain",
-            cron=args.cron,
-            parameters={"root": str(Path(args.root).resolve()), "params_file": args.params},
-        )
+        from deploy import serve
+
+        serve(args.root, params_file, args.tracking_uri, cron=args.cron)
     else:
-        flow_(args.root, args.params, args.tracking_uri, args.demo)
+        configured(params_file)(args.root, args.params, args.tracking_uri, args.demo)
 
 
 if __name__ == "__main__":

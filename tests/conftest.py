@@ -20,7 +20,10 @@ def tiny(params: Params) -> Params:
     data["pretrain"].update(epochs=1, batch_size=8, warmup_steps=2, checkpoint_every=2, log_every=1)
     data["pretrain"]["corpus"]["simulated"].update(windows_per_signal=4)
     data["pretrain"]["corpus"]["packaged"].update(max_windows_per_dataset=4)
-    data["train"].update(epochs=20)
+    data["train"]["mlp"].update(max_epochs=20, patience=5)
+    data["evaluate"].update(
+        folds=3, bootstrap={"resamples": 100, "confidence": 0.95, "unit": "subject"}
+    )
     return Params.model_validate(data)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from biomoe import stages
 from biomoe.config import ParamsError, load_params
 from biomoe.errors import BiomoeError
 from biomoe.paths import ProjectPaths
+
+if TYPE_CHECKING:
+    from biomoe.registry.promote import Decision
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(stderr=True, soft_wrap=True)
@@ -82,6 +85,10 @@ _stage_command(stages.images, "Render every window as images into uint8 shards +
 _stage_command(stages.corpus, "Build the pretraining corpus (simulated, packaged, user sources).")
 _stage_command(stages.embed, "Embed every image with the backbone (content-addressed cache).")
 _stage_command(stages.train, "Train the pain head on fused embeddings; write metrics and plots.")
+_stage_command(
+    stages.evaluate,
+    "Results table (per modality, representation, fusion, baselines) under evaluate.protocol.",
+)
 _stage_command(stages.register, "Register pain-classifier in MLflow and apply promotion rules.")
 
 
@@ -105,6 +112,104 @@ def run_all(
     """Every stage after data/raw, in order (without DVC or Prefect)."""
     for stage in stages.PIPELINE:
         _run(stage, root, params, tracking_uri=tracking_uri)
+
+
+@app.command("predict")
+def predict(
+    data: Annotated[
+        Path | None,
+        typer.Argument(help="AI4PAIN-layout data root or one split folder [default: data/raw]"),
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="split folder of a data root")] = "test",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="CSV to write [default: predictions/SPLIT.csv]")
+    ] = None,
+    model_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--model-uri", help="model to score with [default: models:/MODEL_NAME@champion]"
+        ),
+    ] = None,
+    root: Root = Path("."),
+    params: ParamsFile = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Score every sample of an AI4PAIN-layout folder with a registered pain-classifier."""
+    from mlflow.exceptions import MlflowException
+
+    from biomoe.classify.batch_predict import ServedModel, predict_folder
+    from biomoe.registry.promote import CHAMPION
+    from biomoe.registry.tracking import resolve_tracking_uri
+
+    paths = ProjectPaths.at(root)
+    try:
+        config = load_params(params or paths.params)
+        uri = model_uri or f"models:/{config.registry.model_name}@{CHAMPION}"
+        store = resolve_tracking_uri(tracking_uri or config.registry.tracking_uri, paths.root)
+        served = ServedModel.load(uri, store)
+        target = out or paths.root / "predictions" / f"{split}.csv"
+        table = predict_folder(
+            data or paths.raw,
+            split,
+            served,
+            target,
+            config.embed.batch_size,
+            config.ingest.include_rest,
+        )
+    except (BiomoeError, ParamsError, MlflowException) as exc:
+        console.print(f"[bold red]predict failed[/]: {escape(str(exc))}")
+        raise typer.Exit(code=1) from exc
+    version = f" (version {served.version})" if served.version else ""
+    console.print(f"[green]predict[/] {len(table)} samples with {uri}{version} -> {target}")
+
+
+def _registry_action(action: Callable[[], Decision], what: str) -> None:
+    try:
+        decision = action()
+    except (BiomoeError, ParamsError) as exc:
+        console.print(f"[bold red]{what} failed[/]: {escape(str(exc))}")
+        raise typer.Exit(code=1) from exc
+    console.print(f"[green]{what}[/]: {escape(decision.reason)}")
+
+
+@app.command("promote")
+def promote(
+    version: Annotated[str, typer.Argument(help="pain-classifier version to make champion")],
+    force: Annotated[
+        bool, typer.Option("--force", help="skip the margin guard (recorded on the version)")
+    ] = False,
+    root: Root = Path("."),
+    params: ParamsFile = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Make VERSION champion if it beats the champion by register.promotion.margin."""
+    from biomoe.registry.manage import promote_by_hand
+
+    paths = ProjectPaths.at(root)
+    _registry_action(
+        lambda: promote_by_hand(
+            load_params(params or paths.params), paths, version, force, tracking_uri
+        ),
+        "promote",
+    )
+
+
+@app.command("rollback")
+def rollback(
+    to: Annotated[
+        str | None, typer.Option("--to", help="version to restore [default: previous champion]")
+    ] = None,
+    root: Root = Path("."),
+    params: ParamsFile = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Give champion back to the previous champion (or to --to VERSION)."""
+    from biomoe.registry.manage import roll_back
+
+    paths = ProjectPaths.at(root)
+    _registry_action(
+        lambda: roll_back(load_params(params or paths.params), paths, to, tracking_uri), "rollback"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ value fails loudly at load time with the dotted key that is wrong.
 from __future__ import annotations
 
 import itertools
+import re
+import zoneinfo
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -404,14 +407,81 @@ class ScaleoutParams(_Section):
     dask: DaskRunnerParams
 
 
-class TrainParams(_Section):
-    seed: int
+class FusionParams(_Section):
+    """Which embeddings feed the head: ``modalities`` are concatenated; the ``representations``
+    of one modality are concatenated or added (``combine``), as the Tiny-BioMoE authors study."""
+
+    modalities: tuple[str, ...] = Field(min_length=1)
+    representations: tuple[Representation, ...] = Field(min_length=1)
+    combine: Literal["concat", "add"]
+
+
+class MlpParams(_Section):
+    """The MLP head; early stopping watches the validation loss on ``early_stopping_fraction`` of
+    the training subjects (held out from fitting) and keeps the best epoch; ``patience`` 0
+    trains ``max_epochs`` on every training subject."""
+
     hidden: int = Field(ge=1)
     dropout: float = Field(ge=0, lt=1)
-    epochs: int = Field(ge=1)
+    max_epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
+    patience: int = Field(ge=0)
+    early_stopping_fraction: float = Field(gt=0, lt=1)
+
+
+class LogisticParams(_Section):
+    """scikit-learn ``LogisticRegression`` (multinomial, lbfgs) on standardised features."""
+
+    C: float = Field(gt=0)
+    max_iter: int = Field(ge=1)
+
+
+class TrainParams(_Section):
+    seed: int
+    head: Literal["mlp", "logistic"]
+    class_weight: Literal["balanced", "none"]
+    fusion: FusionParams
+    mlp: MlpParams
+    logistic: LogisticParams
+
+
+class BootstrapParams(_Section):
+    """Percentile intervals from ``resamples`` draws of whole test subjects (``unit: subject``,
+    windows of one person are not independent) or of samples."""
+
+    resamples: int = Field(ge=10)
+    confidence: float = Field(gt=0, lt=1)
+    unit: Literal["subject", "sample"]
+
+
+class SvmBaselineParams(_Section):
+    """The challenge-style baseline: an RBF SVM on per-window statistics of the raw signals."""
+
+    C: float = Field(gt=0)
+    gamma: float | Literal["scale", "auto"]
+
+
+class EvaluateParams(_Section):
+    """``protocol``: ``challenge`` (fit on train, score validation; test labels are absent),
+    ``kfold`` (subject-grouped, stratified, ``folds`` folds over the labelled subjects) or
+    ``loso`` (leave one subject out)."""
+
+    seed: int
+    protocol: Literal["challenge", "kfold", "loso"]
+    folds: int = Field(ge=2)
+    bootstrap: BootstrapParams
+    svm: SvmBaselineParams
+    random_backbone: bool
+
+
+class PromotionParams(_Section):
+    """A challenger replaces the champion only when its validation ``metric`` beats the
+    champion's, on the same validation data, by more than ``margin``."""
+
+    metric: Literal["macro_f1", "accuracy"]
+    margin: float = Field(ge=0, lt=1)
 
 
 class RegisterParams(_Section):
@@ -419,6 +489,44 @@ class RegisterParams(_Section):
     experiment: str
     model_name: str
     backbone_name: str
+    promotion: PromotionParams
+
+
+_CRON_FIELD = r"^[0-9A-Za-z*/,?-]+$"
+
+
+class ScheduleParams(_Section):
+    """Scheduled retraining (``flows/deploy.py``): the Prefect deployment ``deployment`` runs the
+    chain on ``cron`` (five fields) in the IANA ``timezone``; ``active: false`` registers it
+    paused. ``work_pool`` is the process pool ``deploy`` targets (``serve`` needs none). Each run
+    publishes a markdown artifact under ``artifact_key`` linking to the MLflow UI at
+    ``mlflow_ui_url``."""
+
+    deployment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    cron: str
+    timezone: str = Field(min_length=1)
+    active: bool
+    work_pool: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    tags: tuple[str, ...]
+    artifact_key: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    mlflow_ui_url: str = Field(pattern=r"^https?://[^\s/]+")
+
+    @model_validator(mode="after")
+    def _valid(self) -> ScheduleParams:
+        fields = self.cron.split()
+        if len(fields) != 5 or not all(re.match(_CRON_FIELD, f) for f in fields):
+            raise ValueError(
+                f"schedule.cron {self.cron!r} must have five fields: minute hour day-of-month "
+                "month day-of-week (e.g. '0 3 * * *')"
+            )
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"schedule.timezone {self.timezone!r} is not an IANA time zone "
+                "(e.g. UTC, Europe/Athens)"
+            ) from exc
+        return self
 
 
 class Params(_Section):
@@ -430,8 +538,10 @@ class Params(_Section):
     pretrain: PretrainParams
     embed: EmbedParams
     train: TrainParams
+    evaluate: EvaluateParams
     registry: RegisterParams = Field(alias="register")
     scaleout: ScaleoutParams
+    schedule: ScheduleParams
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -445,19 +555,31 @@ class Params(_Section):
         unknown = set(self.ingest.modalities) - set(MODALITIES)
         if unknown:
             raise ValueError(f"ingest.modalities has unknown names {sorted(unknown)}")
+        fusion = self.train.fusion
+        if not set(fusion.modalities) <= set(self.ingest.modalities):
+            raise ValueError(
+                f"train.fusion.modalities {list(fusion.modalities)} must be among "
+                f"ingest.modalities {list(self.ingest.modalities)}"
+            )
+        if not set(fusion.representations) <= set(self.images.representations):
+            raise ValueError(
+                f"train.fusion.representations {list(fusion.representations)} must be among "
+                f"images.representations {list(self.images.representations)}"
+            )
         return self
 
     def as_flat_dict(self) -> dict[str, Any]:
         """Dotted-key view (``train.lr``), as logged to MLflow and named in dvc.yaml."""
-        return _flatten(self.model_dump(by_alias=True, mode="json"))
+        return flatten(self.model_dump(by_alias=True, mode="json"))
 
 
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 0.1}}`` -> ``{"train.lr": 0.1}``; lists stay whole (one value)."""
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{dotted}."))
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{dotted}."))
         else:
             flat[dotted] = value
     return flat

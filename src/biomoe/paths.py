@@ -51,6 +51,19 @@ class ProjectPaths:
         return self.root / "data" / "embeddings"
 
     @property
+    def baselines(self) -> Path:
+        """The evaluate stage's random-init backbone and its embeddings."""
+        return self.root / "data" / "baselines"
+
+    @property
+    def evaluation_metrics(self) -> Path:
+        return self.metrics_dir / "evaluation.json"
+
+    @property
+    def evaluation_report(self) -> Path:
+        return self.root / "reports" / "evaluation.md"
+
+    @property
     def classifier_dir(self) -> Path:
         return self.root / "models" / "classifier"
 
@@ -69,6 +82,11 @@ class ProjectPaths:
     @property
     def registry_receipt(self) -> Path:
         return self.root / "reports" / "registry.json"
+
+    @property
+    def registry_run(self) -> Path:
+        """The register stage's MLflow run ids (not a DVC out: they differ on every run)."""
+        return self.root / "reports" / "registry_run.json"
 
     @property
     def mlflow_dir(self) -> Path:

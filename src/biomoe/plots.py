@@ -16,7 +16,8 @@ from biomoe.io import atomic_path
 _PNG_META = {"Software": None}
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def save_figure(fig: plt.Figure, path: Path) -> None:
+    """Write ``fig`` as a PNG atomically, without a software tag (byte-reproducible)."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, metadata=_PNG_META)
     plt.close(fig)
@@ -32,7 +33,7 @@ def save_curves(curves: Mapping[str, Sequence[float]], path: Path, title: str) -
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def save_confusion_matrix(
@@ -53,4 +54,4 @@ def save_confusion_matrix(
             ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", color=colour)
     ax.set_title(title)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from biomoe.config import Params
 from biomoe.errors import BiomoeError
 from biomoe.io import sha256_file, write_json
 from biomoe.paths import ProjectPaths
-from biomoe.registry.tracking import log_metrics, stage_run
+from biomoe.registry.tracking import log_metrics, stage_params, stage_run
 from biomoe.scaleout import Runner, open_runner
 
 
@@ -182,26 +183,86 @@ def embed(
 
 
 def train(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) -> Path:
-    from biomoe.classify.fusion import FeatureLayout
-    from biomoe.classify.train import save_classifier, train_classifier, write_train_outputs
+    from biomoe.classify.train import (
+        layout_of,
+        save_classifier,
+        train_classifier,
+        validation_data_sha256,
+        write_train_outputs,
+    )
     from biomoe.data.windows import read_windows
     from biomoe.embed.extract import embeddings_backbone_sha256, read_embeddings
 
     with stage_run("train", params, paths.root, ("train",), tracking_uri):
-        layout = FeatureLayout(params.ingest.modalities, params.images.representations)
+        layout = layout_of(params.train)
         table = paths.embeddings / "embeddings.parquet"
-        embeddings = read_embeddings(table)
-        result, matrices = train_classifier(
-            embeddings, read_windows(paths.windows), layout, params.train
-        )
+        windows = read_windows(paths.windows)
+        result, matrices = train_classifier(read_embeddings(table), windows, layout, params.train)
         backbone_sha = embeddings_backbone_sha256(table)
-        save_classifier(result, layout, params.train, backbone_sha, paths.classifier_dir)
+        save_classifier(
+            result,
+            layout,
+            backbone_sha,
+            validation_data_sha256(windows),
+            paths.classifier_dir,
+        )
         write_train_outputs(result, matrices, paths.classifier_metrics, paths.plots)
         for split, values in result.metrics.items():
             log_metrics(values, prefix=f"{split}_")
+        log_metrics({"best_epoch": result.curves.best_epoch})
         mlflow.log_artifact(str(paths.plots / "confusion_matrix.png"), "plots")
         mlflow.log_artifact(str(paths.plots / "classifier_curve.png"), "plots")
     return paths.classifier_metrics
+
+
+def evaluate(
+    params: Params,
+    paths: ProjectPaths,
+    tracking_uri: str | None = None,
+    runner: Runner | None = None,
+) -> Path:
+    """The results table under ``evaluate.protocol``; the random-init control's embeddings run
+    on ``runner`` like the embed stage's."""
+    from biomoe.classify.evaluate import candidates, evaluate_candidates
+    from biomoe.classify.report import save_evaluation_plot, write_markdown
+    from biomoe.data.windows import read_windows
+    from biomoe.embed.extract import embed_images, read_embeddings
+    from biomoe.embed.source import random_backbone
+
+    with _sharded_run("evaluate", params, paths, tracking_uri, runner) as shard_runner:
+        mlflow.log_params(stage_params(params, "train"))
+        windows = read_windows(paths.windows)
+        embeddings = read_embeddings(paths.embeddings / "embeddings.parquet")
+        control = None
+        if params.evaluate.random_backbone:
+            checkpoint = random_backbone(
+                paths.baselines / "random_backbone.pth", params.model.img_size, params.evaluate.seed
+            )
+            embedded = embed_images(
+                paths.images,
+                checkpoint,
+                paths.baselines / "random_embeddings",
+                img_size=params.model.img_size,
+                batch_size=params.embed.batch_size,
+                engine=params.embed.engine,
+                runner=shard_runner,
+            )
+            control = read_embeddings(embedded.table)
+        rows = candidates(embeddings, windows, params.train, params.evaluate, control)
+        evaluation = evaluate_candidates(rows, params.evaluate)
+        write_json(paths.evaluation_metrics, evaluation.as_dict())
+        write_markdown(evaluation, paths.evaluation_report)
+        save_evaluation_plot(evaluation, paths.plots / "evaluation.png")
+        for row in evaluation.rows:
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", row.name).strip("_")
+            log_metrics({"macro_f1": row.metrics["macro_f1"]}, prefix=f"{slug}.")
+        log_metrics(evaluation.configured.metrics, prefix="configured.")
+        mlflow.log_artifact(str(paths.evaluation_report), "evaluation")
+        mlflow.log_artifact(str(paths.evaluation_metrics), "evaluation")
+        mlflow.log_artifact(str(paths.plots / "evaluation.png"), "plots")
+    macro_f1 = evaluation.configured.metrics["macro_f1"]
+    print(f"evaluate: {evaluation.protocol}, configured fusion macro-F1 {macro_f1:.3f}")
+    return paths.evaluation_metrics
 
 
 def _git_commit(root: Path) -> str:
@@ -214,14 +275,50 @@ def _git_commit(root: Path) -> str:
         return "unknown"
 
 
+def _dvc_data_md5(root: Path) -> str:
+    """The md5 that ``data.dvc`` records for data/raw (DVC's version of the input data)."""
+    import yaml
+
+    try:
+        return str(yaml.safe_load((root / "data.dvc").read_text())["outs"][0]["md5"])
+    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+        return "unknown"
+
+
+def provenance(params: Params, paths: ProjectPaths) -> dict[str, str]:
+    """What a registered version is tagged with to say where it came from."""
+    return {
+        "git_commit": _git_commit(paths.root),
+        "params_sha256": hashlib.sha256(paths.params.read_bytes()).hexdigest()
+        if paths.params.is_file()
+        else "unknown",
+        "dvc_data_md5": _dvc_data_md5(paths.root),
+    }
+
+
+def _evaluation_tags(paths: ProjectPaths) -> dict[str, str]:
+    """The configured fusion's row of the evaluate stage's table, when there is one."""
+    if not paths.evaluation_metrics.is_file():
+        return {}
+    evaluation = json.loads(paths.evaluation_metrics.read_text())
+    row = next(r for r in evaluation["rows"].values() if r["configured"])
+    prefix = f"eval_{evaluation['protocol']}"
+    return {
+        f"{prefix}_macro_f1": str(row["macro_f1"]),
+        f"{prefix}_macro_f1_ci": str(row["macro_f1_ci"]),
+    }
+
+
 def register(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) -> Path:
     """Register the backbone the classifier was trained with, then the classifier; the backbone
     becomes champion when its classifier does (biomoe.registry.backbone)."""
     from biomoe.classify.train import CARD_FILE
+    from biomoe.data.windows import read_windows
     from biomoe.embed.source import resolve_backbone
     from biomoe.errors import CheckpointError
     from biomoe.registry.backbone import follow_classifier, register_backbone
     from biomoe.registry.register import register_classifier
+    from biomoe.registry.rescore import rescorer
 
     with stage_run("register", params, paths.root, ("register", "embed"), tracking_uri):
         backbone = resolve_backbone(params, paths, tracking_uri)
@@ -232,33 +329,43 @@ def register(params: Params, paths: ProjectPaths, tracking_uri: str | None = Non
                 f"{paths.classifier_dir} was trained on embeddings of {trained_on} (rule: a "
                 "classifier is registered with its own backbone; re-run embed and train)"
             )
-        provenance = {
-            "git_commit": _git_commit(paths.root),
-            "params_sha256": hashlib.sha256(paths.params.read_bytes()).hexdigest()
-            if paths.params.is_file()
-            else "unknown",
-        }
+        origin = provenance(params, paths)
         registered = register_backbone(
-            backbone.path, backbone.card, params, {**provenance, "source": backbone.description}
+            backbone.path, backbone.card, params, {**origin, "source": backbone.description}
         )
         receipt = register_classifier(
             backbone.path,
             paths.classifier_dir,
             params,
             {
-                **provenance,
+                **origin,
                 "data_sha256": sha256_file(paths.windows),
                 "backbone_sha256": backbone.sha256,
                 "backbone_version": registered["version"],
+                **_evaluation_tags(paths),
             },
+            rescore=rescorer(
+                params.registry.model_name,
+                read_windows(paths.windows),
+                params.registry.promotion,
+            ),
         )
         registered["alias"] = follow_classifier(
             MlflowClient(), registered["model_name"], registered["version"], receipt["alias"]
         )
         receipt |= {f"backbone_{k}": v for k, v in registered.items()}
         mlflow.set_tags({f"registered.{k}": v for k, v in receipt.items()})
+        run = mlflow.active_run()
+        write_json(
+            paths.registry_run,
+            {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id},
+        )
+    print(
+        f"register: {receipt['model_name']} v{receipt['version']} -> {receipt['alias']}: "
+        f"{receipt['decision']}"
+    )
     write_json(paths.registry_receipt, receipt)
     return paths.registry_receipt
 
 
-PIPELINE = (ingest, validate, images, corpus, pretrain, embed, train, register)
+PIPELINE = (ingest, validate, images, corpus, pretrain, embed, train, evaluate, register)

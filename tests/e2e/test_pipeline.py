@@ -37,6 +37,9 @@ COMPARED = (
     "models/classifier/head.pt",
     "models/classifier/classifier.json",
     "metrics/classifier.json",
+    "metrics/evaluation.json",
+    "reports/evaluation.md",
+    "data/baselines/random_backbone.pth",
 )
 
 
@@ -171,6 +174,16 @@ def test_champion_loads_and_predicts_on_a_validation_window(dvc_workspace: Path)
     assert list(probabilities.columns) == ["No", "Low", "High"]
     assert probabilities.shape == (1, 3)
     np.testing.assert_allclose(probabilities.to_numpy().sum(axis=1), 1.0, rtol=1e-5)
+    tags = mlflow.MlflowClient().get_model_version("pain-classifier", receipt["version"]).tags
+    provenance = {"git_commit", "dvc_data_md5", "params_sha256", "data_sha256", "backbone_sha256"}
+    metrics = {"val_macro_f1", "val_accuracy", "val_f1_No", "eval_kfold_macro_f1"}
+    assert provenance | metrics | {"validation_data_sha256", "promotion"} <= set(tags)
+    assert (
+        float(tags["val_macro_f1"])
+        == json.loads((dvc_workspace / "metrics/classifier.json").read_text())["validation"][
+            "macro_f1"
+        ]
+    )
 
 
 def test_corrupted_input_stops_the_run_and_keeps_earlier_outputs(

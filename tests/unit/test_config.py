@@ -22,7 +22,7 @@ def _raw() -> dict:
 
 def test_project_params_load_and_flatten(params: Params) -> None:
     flat = params.as_flat_dict()
-    assert flat["train.lr"] == params.train.lr
+    assert flat["train.mlp.lr"] == params.train.mlp.lr
     assert flat["validate.max_nan_fraction"] == params.validate_.max_nan_fraction
 
 

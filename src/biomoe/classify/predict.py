@@ -10,10 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from biomoe.classify.fusion import FeatureLayout
-from biomoe.classify.head import PainHead
+from biomoe.classify.heads import FittedHead
 from biomoe.classify.train import load_classifier
 from biomoe.config import ImageParams
 from biomoe.embed.extract import embed_batch
@@ -26,14 +25,14 @@ class PainPredictor:
     def __init__(
         self,
         backbone: TinyBioMoE,
-        head: PainHead,
+        head: FittedHead,
         layout: FeatureLayout,
         image_params: ImageParams,
         fs: int,
         labels: Sequence[str],
     ) -> None:
         self.backbone = backbone.eval()
-        self.head = head.eval()
+        self.head = head
         self.layout = layout
         self.image_params = image_params
         self.fs = fs
@@ -48,7 +47,8 @@ class PainPredictor:
         return cls(backbone, head, layout, image_params, fs, card["labels"])
 
     def features(self, signals: Mapping[str, Sequence[np.ndarray]]) -> np.ndarray:
-        """``signals[modality]`` holds one 1-D window per sample; returns [n, blocks*192]."""
+        """``signals[modality]`` holds one 1-D window per sample; returns the fused features
+        [n, d] (``FeatureLayout.assemble``)."""
         missing = [m for m in self.layout.modalities if m not in signals]
         if missing:
             raise DataError(
@@ -65,9 +65,9 @@ class PainPredictor:
             images = render_all(windows, self.fs, self.image_params)
             for rep in self.layout.representations:
                 blocks[(modality, rep)] = embed_batch(self.backbone, images[rep])
-        return np.concatenate([blocks[b] for b in self.layout.blocks], axis=1)
+        stacked = np.stack([blocks[b] for b in self.layout.blocks], axis=1)
+        return self.layout.assemble(stacked)
 
-    @torch.no_grad()
     def predict_proba(self, signals: Mapping[str, Sequence[np.ndarray]]) -> np.ndarray:
-        logits = self.head(torch.from_numpy(self.features(signals)))
-        return torch.softmax(logits, dim=1).numpy()
+        """[n, classes] probabilities, rows summing to 1, in the order of ``labels``."""
+        return self.head.predict_proba(self.features(signals))

@@ -30,7 +30,14 @@ from biomoe.data.windows import (
 )
 from biomoe.errors import DataError
 
-__all__ = ["WINDOW_COLUMNS", "ingest", "read_ai4pain", "read_windows", "write_windows"]
+__all__ = [
+    "WINDOW_COLUMNS",
+    "ingest",
+    "read_ai4pain",
+    "read_ai4pain_split",
+    "read_windows",
+    "write_windows",
+]
 
 LAYOUT_HINT = "expected raw_dir/{train,validation,test}/{Bvp,Eda,Resp,SpO2}/<subject>.csv"
 UNLABELLED_SPLITS = frozenset({"test"})
@@ -64,6 +71,27 @@ def read_ai4pain(raw_dir: Path, params: IngestParams) -> pd.DataFrame:
             rows.extend(_subject_rows(raw_dir, split, subject, files[subject], params))
     if n_files == 0:
         raise DataError("no subject CSV files in any split", file=raw_dir, hint=LAYOUT_HINT)
+    return windows_frame(rows) if rows else empty_windows()
+
+
+def read_ai4pain_split(
+    split_dir: Path, split: str, params: IngestParams, raw_dir: Path | None = None
+) -> pd.DataFrame:
+    """The windows table of one split folder (``split_dir/{Bvp,Eda,Resp,SpO2}/<subject>.csv``),
+    its rows labelled ``split`` (``test`` allows unlabelled segment names), with the rules of
+    :func:`read_ai4pain`. ``source_file`` is relative to ``raw_dir`` (default: the parent)."""
+    split_dir = Path(split_dir)
+    if not split_dir.is_dir():
+        raise DataError("split folder not found", file=split_dir, hint=LAYOUT_HINT)
+    root = Path(raw_dir) if raw_dir is not None else split_dir.parent
+    files = _subject_files(split_dir, params.modalities)
+    if not files:
+        raise DataError("no subject CSV files in the split folder", file=split_dir)
+    rows = [
+        row
+        for subject in sorted(files, key=_natural_key)
+        for row in _subject_rows(root, split, subject, files[subject], params)
+    ]
     return windows_frame(rows) if rows else empty_windows()
 
 

@@ -120,3 +120,14 @@ def _shown(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return str(path)
+
+
+def random_backbone(path: Path, img_size: int, seed: int) -> Path:
+    """A random-init Tiny-BioMoE checkpoint from ``seed`` (the evaluation's untrained control);
+    the same seed writes the same bytes, so its embeddings are cached like any backbone's."""
+    import torch
+
+    from biomoe.model import TinyBioMoE, save_checkpoint
+
+    torch.manual_seed(seed)
+    return save_checkpoint(TinyBioMoE(img_size=img_size), path)

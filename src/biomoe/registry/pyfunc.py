@@ -1,8 +1,13 @@
 """``pain-classifier`` as an MLflow pyfunc: a DataFrame of raw windows in, probabilities out.
 
 Input: one row per sample, one column per modality (``Bvp``, ``Eda``, ``Resp``, ``SpO2``), each
-cell a 1-D array of the window at the training sampling rate. Output: one column per class
-(``No``, ``Low``, ``High``) holding probabilities that sum to 1.
+cell a 1-D array of the window at the training sampling rate, as long as the training windows
+were (``serving.json``'s ``window``; rules in :mod:`biomoe.classify.serving_input`). Malformed
+input raises ``MlflowException`` with ``INVALID_PARAMETER_VALUE``, which ``mlflow models serve``
+answers with HTTP 400 and the message. Output: one column per class (``No``, ``Low``, ``High``)
+holding probabilities that sum to 1, one row per input row. The output carries no label column:
+it stays a numeric table matching the signature, and the predicted class is its ``idxmax``
+(``biomoe predict`` writes it to its CSV).
 """
 
 from __future__ import annotations
@@ -14,16 +19,20 @@ from typing import Any
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types.schema import Array, ColSpec, Schema
 
 from biomoe.classify.predict import PainPredictor
-from biomoe.config import ImageParams
+from biomoe.classify.serving_input import WindowSpec, check_windows
+from biomoe.config import ImageParams, Params
+from biomoe.errors import DataError
 
 
 class PainClassifierModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         serving = json.loads(Path(context.artifacts["serving"]).read_text())
+        self.window = WindowSpec.from_json(serving["window"])
         self.predictor = PainPredictor.from_files(
             Path(context.artifacts["backbone"]),
             Path(context.artifacts["classifier"]),
@@ -31,14 +40,26 @@ class PainClassifierModel(mlflow.pyfunc.PythonModel):
             int(serving["fs"]),
         )
 
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(self.predictor.layout.modalities)
+
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
-        signals = {
-            m: [np.asarray(v, dtype=np.float32) for v in model_input[m]]
-            for m in self.predictor.layout.modalities
-            if m in model_input
-        }
-        probabilities = self.predictor.predict_proba(signals)
+        try:
+            signals = check_windows(model_input, self.modalities, self.window)
+            probabilities = self.predictor.predict_proba(signals)
+        except DataError as exc:
+            raise MlflowException.invalid_parameter_value(str(exc)) from exc
         return pd.DataFrame(probabilities, columns=list(self.predictor.labels))
+
+
+def serving_config(params: Params) -> dict[str, Any]:
+    """``serving.json``: how the pyfunc renders windows and which windows it accepts."""
+    return {
+        "images": params.images.model_dump(mode="json"),
+        "fs": params.ingest.fs,
+        "window": WindowSpec.from_params(params).to_json(),
+    }
 
 
 def signature(modalities: list[str], labels: list[str]) -> ModelSignature:
@@ -46,3 +67,27 @@ def signature(modalities: list[str], labels: list[str]) -> ModelSignature:
         inputs=Schema([ColSpec(Array("double"), m) for m in modalities]),
         outputs=Schema([ColSpec("double", label) for label in labels]),
     )
+
+
+EXAMPLE_SECONDS = 10.0
+"""Length of the input example: an AI4PAIN stimulus segment, clipped to the accepted range."""
+
+_EXAMPLE_TRACES = {
+    # modality: (offset, amplitude, frequency Hz) in the units of the AI4PAIN recordings
+    "Bvp": (0.0, 1.0, 1.2),
+    "Eda": (2.0, 0.1, 0.05),
+    "Resp": (0.0, 1.0, 0.25),
+    "SpO2": (97.0, 0.5, 0.1),
+}
+
+
+def input_example(modalities: list[str], window: WindowSpec) -> pd.DataFrame:
+    """One plausible sample (a sine per modality at a physiological rate) that passes
+    :func:`check_windows`; MLflow stores it as the payload a consumer can copy."""
+    seconds = min(max(EXAMPLE_SECONDS, window.min_seconds), window.max_seconds)
+    t = np.arange(round(window.fs * seconds)) / window.fs
+    row = {}
+    for modality in modalities:
+        offset, amplitude, hz = _EXAMPLE_TRACES.get(modality, (0.0, 1.0, 1.0))
+        row[modality] = np.round(offset + amplitude * np.sin(2 * np.pi * hz * t), 4).tolist()
+    return pd.DataFrame([row])

@@ -1,0 +1,104 @@
+"""The challenge-style baseline: an RBF SVM on simple statistics of each raw signal window.
+
+Eleven NaN-aware statistics per modality (level, spread, shape, and change), concatenated over the
+modalities; features are standardised inside the pipeline, so the fitted object is self-contained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from biomoe.classify.fusion import FusedSet, sample_table
+from biomoe.classify.heads import class_weights
+from biomoe.config import SvmBaselineParams
+from biomoe.errors import DataError
+
+STATISTICS = (
+    "mean",
+    "std",
+    "min",
+    "max",
+    "median",
+    "iqr",
+    "skewness",
+    "kurtosis",
+    "mean_abs_diff",
+    "std_diff",
+    "slope",
+)
+
+
+def window_statistics(signal: np.ndarray) -> np.ndarray:
+    """The ``STATISTICS`` of one window, ignoring NaN samples (a flat window has 0 shape terms)."""
+    values = np.asarray(signal, dtype=np.float64)
+    finite = np.isfinite(values)
+    x = values[finite]
+    if x.size < 3:
+        raise DataError(f"window has {x.size} finite samples; the statistics need 3")
+    diff = np.diff(x)
+    t = np.flatnonzero(finite).astype(np.float64)
+    spread = x.std()
+    q1, median, q3 = np.percentile(x, [25, 50, 75])
+    flat = spread < 1e-12
+    return np.array(
+        [
+            x.mean(),
+            spread,
+            x.min(),
+            x.max(),
+            median,
+            q3 - q1,
+            0.0 if flat else stats.skew(x),
+            0.0 if flat else stats.kurtosis(x),
+            np.abs(diff).mean(),
+            diff.std(),
+            0.0 if flat else np.polyfit(t, x, 1)[0],
+        ]
+    )
+
+
+def statistics_features(windows: pd.DataFrame, modalities: Sequence[str]) -> FusedSet:
+    """One row per sample (sorted by sample_id, as ``fuse``): the statistics of every modality."""
+    table = windows[windows["modality"].isin(modalities)]
+    samples = sample_table(table)
+    position = {sid: i for i, sid in enumerate(samples["sample_id"])}
+    block = {m: i for i, m in enumerate(modalities)}
+    features = np.full((len(samples), len(modalities), len(STATISTICS)), np.nan)
+    for sid, modality, signal in zip(
+        table["sample_id"], table["modality"], table["signal"], strict=True
+    ):
+        try:
+            features[position[sid], block[modality]] = window_statistics(signal)
+        except DataError as exc:
+            raise DataError(str(exc), segment=f"{sid}, {modality}") from exc
+    missing = np.isnan(features).any(axis=2)
+    if missing.any():
+        row, col = map(int, np.argwhere(missing)[0])
+        raise DataError(
+            f"no {modalities[col]} window for this sample; the baseline needs every modality",
+            segment=samples["sample_id"].iloc[row],
+        )
+    return FusedSet(features.reshape(len(samples), -1).astype(np.float32), samples)
+
+
+def fit_svm(
+    x: np.ndarray, y: np.ndarray, params: SvmBaselineParams, class_weight: str, n_classes: int
+) -> Pipeline:
+    weights = class_weights(y, n_classes, class_weight)
+    model = make_pipeline(
+        StandardScaler(),
+        SVC(
+            kernel="rbf",
+            C=params.C,
+            gamma=params.gamma,
+            class_weight={c: float(w) for c, w in enumerate(weights)},
+        ),
+    )
+    return model.fit(x, y)

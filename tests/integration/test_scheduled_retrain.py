@@ -1,0 +1,211 @@
+"""Scheduled retraining against a real ``prefect server`` on localhost.
+
+The serve script registers the deployment with the cron and time zone from params; a triggered
+run retrains a tiny workspace without a hand touching it, publishes the markdown artifact and
+registers a model in the workspace's MLflow store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from biomoe.config import Params
+from biomoe.reporting import flatten, format_value
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+DEPLOYMENT = "biomoe-scheduled-retrain/{name}"
+CRON, TIMEZONE = "17 4 * * 1", "Europe/Athens"
+T = TypeVar("T")
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(args: list[str], log: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    """In a session of its own, so that teardown stops its children too."""
+    return subprocess.Popen(
+        args,
+        cwd=cwd,
+        env=env,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        if process.poll() is not None:
+            break
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _until(
+    what: str,
+    check: Callable[[], T | None],
+    timeout: float,
+    process: subprocess.Popen[bytes],
+    log: Path,
+) -> T:
+    """Poll ``check`` until it returns something truthy; fail early if ``process`` died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen:\n{log.read_text()[-5000:]}")
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def prefect_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A real ``prefect server`` (sqlite, loopback); the environment its clients need."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    log = home / "server.log"
+    command = [str(BIN / "prefect"), "server", "start", "--no-ui", "--host", "127.0.0.1"]
+    server = _start(
+        [*command, "--port", str(port)],
+        log,
+        env,
+        home,
+    )
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"{env['PREFECT_API_URL']}/health", timeout=2) as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+
+    try:
+        _until("prefect server start", healthy, 120, server, log)
+        yield env
+    finally:
+        _stop(server)
+
+
+@pytest.fixture(scope="module")
+def workspace(
+    tmp_path_factory: pytest.TempPathFactory, tiny_params: Params, demo_raw: Path
+) -> tuple[Path, Params]:
+    """The tiny demo project, on a schedule of its own (so the test sees it come from params)."""
+    schedule = tiny_params.schedule.model_copy(update={"cron": CRON, "timezone": TIMEZONE})
+    params = tiny_params.model_copy(update={"schedule": schedule})
+    root = tmp_path_factory.mktemp("scheduled") / "project"
+    shutil.copytree(demo_raw, root / "data" / "raw")
+    (root / "params.yaml").write_text(
+        yaml.safe_dump(params.model_dump(by_alias=True, mode="json"), sort_keys=False)
+    )
+    return root, params
+
+
+def test_a_served_deployment_retrains_on_trigger_and_reports(
+    prefect_env: dict[str, str], workspace: tuple[Path, Params]
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.objects import State
+    from prefect.client.schemas.responses import DeploymentResponse
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    root, params = workspace
+    log = root / "serve.log"
+    serve = _start(
+        [sys.executable, str(REPO / "flows" / "deploy.py"), "serve", "--root", str(root)],
+        log,
+        prefect_env,
+        root,
+    )
+    name = DEPLOYMENT.format(name=params.schedule.deployment)
+    try:
+        with (
+            temporary_settings(updates={PREFECT_API_URL: prefect_env["PREFECT_API_URL"]}),
+            get_client(sync_client=True) as client,
+        ):
+
+            def registered() -> DeploymentResponse | None:
+                try:
+                    return client.read_deployment_by_name(name)
+                except ObjectNotFound:
+                    return None
+
+            deployment = _until("registering the deployment", registered, 120, serve, log)
+            [schedule] = deployment.schedules
+            assert (schedule.schedule.cron, schedule.schedule.timezone) == (CRON, TIMEZONE)
+            assert schedule.active
+            assert deployment.parameters["root"] == str(root.resolve())
+
+            run = run_deployment(name, timeout=0)
+
+            def finished() -> State | None:
+                state = client.read_flow_run(run.id).state
+                return state if state is not None and state.is_final() else None
+
+            state = _until("the triggered run", finished, 300, serve, log)
+            assert state.is_completed(), f"{state}\n{log.read_text()[-5000:]}"
+
+            by_key = ArtifactFilterKey(any_=[params.schedule.artifact_key])
+            [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(key=by_key))
+            child = client.read_flow_run(artifact.flow_run_id)
+            assert client.read_task_run(child.parent_task_run_id).flow_run_id == run.id
+    finally:
+        _stop(serve)
+
+    receipt = json.loads((root / "reports" / "registry.json").read_text())
+    metrics = json.loads((root / "metrics" / "classifier.json").read_text())
+    assert artifact.type == "markdown"
+    report = artifact.data
+    model = params.registry.model_name
+    assert f"`{model}` version {receipt['version']}" in report
+    assert f"models:/{model}/{receipt['version']}" in report
+    for key, value in flatten(metrics).items():
+        assert f"| {key} | {format_value(value)} |" in report
+    assert "validation.macro_f1" in report
+    run = json.loads((root / "reports" / "registry_run.json").read_text())
+    assert f"#/experiments/{run['experiment_id']}/runs/{run['run_id']})" in report
+
+    mlflow = MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    versions = mlflow.search_model_versions(f"name = '{model}'")
+    assert [str(v.version) for v in versions] == [receipt["version"]]
