@@ -63,7 +63,7 @@ def retrain_report(
     run_link = (
         f"[{run_id}]({mlflow_run_url(mlflow_ui_url, str(experiment_id), str(run_id))})"
         if run_id and experiment_id is not None
-        else "not in the registry receipt"
+        else "unknown (no reports/registry_run.json)"
     )
     model_link = (
         f"[models:/{name}/{version}]({mlflow_model_version_url(mlflow_ui_url, name, version)})"
@@ -92,4 +92,7 @@ def read_retrain_report(paths: ProjectPaths, mlflow_ui_url: str) -> str:
     metrics, receipt = documents
     if paths.registry_run.is_file():
         receipt = {**receipt, **json.loads(paths.registry_run.read_text())}
-    return retrain_report(metrics, receipt, mlflow_ui_url)
+    report = retrain_report(metrics, receipt, mlflow_ui_url)
+    if paths.evaluation_report.is_file():
+        report += "\n## Results table (evaluate stage)\n\n" + paths.evaluation_report.read_text()
+    return report

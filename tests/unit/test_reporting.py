@@ -36,7 +36,7 @@ def test_links_to_the_mlflow_run_and_model_version() -> None:
 
 def test_a_receipt_without_a_run_id_still_links_the_model_version() -> None:
     report = retrain_report({"a": 1.0}, RECEIPT, "http://127.0.0.1:5000")
-    assert "not in the registry receipt" in report
+    assert "unknown (no reports/registry_run.json)" in report
     assert "#/models/pain-classifier/versions/3" in report
 
 
@@ -51,3 +51,18 @@ def test_missing_outputs_name_the_file_and_stage(tmp_path: Path) -> None:
     paths.classifier_metrics.write_text(json.dumps({"validation": {"accuracy": 0.5}}))
     with pytest.raises(BiomoeError, match=r"registry\.json.*register stage"):
         read_retrain_report(paths, "http://127.0.0.1:5000")
+
+
+def test_report_reads_run_ids_and_the_results_table(tmp_path: Path) -> None:
+    paths = ProjectPaths.at(tmp_path)
+    paths.metrics_dir.mkdir()
+    paths.classifier_metrics.write_text(json.dumps({"validation": {"accuracy": 0.5}}))
+    paths.registry_receipt.parent.mkdir()
+    paths.registry_receipt.write_text(json.dumps(RECEIPT))
+    paths.registry_run.write_text(json.dumps({"run_id": "r1", "experiment_id": "4"}))
+    paths.evaluation_report.write_text("| row | macro-F1 |\n| Eda | 0.5 |\n")
+    report = read_retrain_report(paths, "http://127.0.0.1:5000")
+    assert "(http://127.0.0.1:5000/#/experiments/4/runs/r1)" in report
+    assert report.endswith(
+        "## Results table (evaluate stage)\n\n| row | macro-F1 |\n| Eda | 0.5 |\n"
+    )
