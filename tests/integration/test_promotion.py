@@ -34,14 +34,16 @@ def _new_version(
     client: MlflowClient, name: str, workdir: Path, score: float | None, data: str = DATA
 ) -> str:
     experiment = client.get_experiment_by_name("promotion") or client.get_experiment(
-        client.create_experiment("promotion")
+        client.create_experiment("promotion", artifact_location=workdir.as_uri())
     )
     run = client.create_run(experiment.experiment_id)
     (workdir / "card.txt").write_text(f"macro-F1 {score}")
     client.log_artifact(run.info.run_id, str(workdir / "card.txt"), "model")
-    version = client.create_model_version(
-        name, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id
-    ).version
+    version = str(
+        client.create_model_version(
+            name, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id
+        ).version
+    )
     if score is not None:
         client.set_model_version_tag(name, version, "val_macro_f1", str(score))
     client.set_model_version_tag(name, version, DATA_TAG, data)
@@ -49,12 +51,20 @@ def _new_version(
 
 
 def _champion(client: MlflowClient, name: str) -> str:
-    return client.get_model_version_by_alias(name, CHAMPION).version
+    return str(client.get_model_version_by_alias(name, CHAMPION).version)
 
 
-@pytest.fixture
-def client(mlflow_server: str) -> MlflowClient:
-    return MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+@pytest.fixture(params=["server", "sqlite"])
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> MlflowClient:
+    """The rules against a real ``mlflow server`` and against a local sqlite store (whose
+    client hands versions back as numbers, the server's as strings)."""
+    if request.param == "server":
+        uri = request.getfixturevalue("mlflow_server")
+    else:
+        uri = f"sqlite:///{tmp_path_factory.mktemp('sqlite-registry') / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def test_only_a_challenger_beating_the_margin_takes_champion(
@@ -69,7 +79,7 @@ def test_only_a_challenger_beating_the_margin_takes_champion(
     decision = promote(client, name, worse, POLICY)
     assert decision.alias == CHALLENGER and "does not beat" in decision.reason
     assert _champion(client, name) == first
-    assert client.get_model_version_by_alias(name, CHALLENGER).version == worse
+    assert str(client.get_model_version_by_alias(name, CHALLENGER).version) == worse
     assert "does not beat" in client.get_model_version(name, worse).tags[DECISION_TAG]
 
     within_margin = _new_version(client, name, tmp_path, 0.505)
@@ -133,6 +143,7 @@ def test_manual_promotion_and_rollback(client: MlflowClient, tmp_path: Path) -> 
         promote_version(client, name, v3, POLICY)
     assert _champion(client, name) == v2
     assert "by hand" in promote_version(client, name, v3, POLICY, force=True).reason
+    assert promote_version(client, name, v3, POLICY).reason == f"v{v3} is already champion"
     assert history(client, name) == [v1, v2, v3]
 
     assert rollback(client, name).reason == f"rolled back from v{v3} to v{v2}"
@@ -143,13 +154,15 @@ def test_manual_promotion_and_rollback(client: MlflowClient, tmp_path: Path) -> 
         rollback(client, name)
     rollback(client, name, to=v3)
     assert _champion(client, name) == v3
+    rollback(client, name, to=v3)  # naming the champion changes nothing
+    assert history(client, name) == [v1, v3]
+    assert rollback(client, name).reason == f"rolled back from v{v3} to v{v1}"
     with pytest.raises(PromotionError, match="has no version 99"):
         rollback(client, name, to="99")
 
 
-def test_cli_promote_and_rollback(
-    mlflow_server: str, client: MlflowClient, params: Params, tmp_path: Path
-) -> None:
+def test_cli_promote_and_rollback(mlflow_server: str, params: Params, tmp_path: Path) -> None:
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
     name = "promotion-cli"
     config = params.model_dump(by_alias=True, mode="json")
     config["register"]["model_name"] = name

@@ -50,7 +50,7 @@ def metric_tag(policy: PromotionParams) -> str:
 
 def current_champion(client: MlflowClient, name: str) -> str | None:
     try:
-        return client.get_model_version_by_alias(name, CHAMPION).version
+        return str(client.get_model_version_by_alias(name, CHAMPION).version)
     except MlflowException:
         return None
 
@@ -62,10 +62,13 @@ def history(client: MlflowClient, name: str) -> list[str]:
 
 
 def _crown(client: MlflowClient, name: str, version: str, entries: list[str]) -> None:
+    """Make ``version`` champion and record ``entries`` (ending with it, once) as the history."""
+    if not entries or entries[-1] != version:
+        entries = [*entries, version]
     client.set_registered_model_alias(name, CHAMPION, version)
     client.set_registered_model_tag(name, HISTORY_TAG, ",".join(entries))
     try:
-        if client.get_model_version_by_alias(name, CHALLENGER).version == version:
+        if str(client.get_model_version_by_alias(name, CHALLENGER).version) == str(version):
             client.delete_registered_model_alias(name, CHALLENGER)
     except MlflowException:
         pass
@@ -117,7 +120,7 @@ def promote(
     """Apply the rules (module docstring) to a freshly registered ``version``."""
     champion = current_champion(client, name)
     if champion is None:
-        _crown(client, name, version, [*history(client, name), version])
+        _crown(client, name, version, history(client, name))
         decision = Decision(CHAMPION, "first version: champion")
     elif champion == version:
         decision = Decision(CHAMPION, "already champion")
@@ -125,7 +128,7 @@ def promote(
         client.set_registered_model_alias(name, CHALLENGER, version)
         wins, reason = compare(client, name, version, champion, policy, rescore)
         if wins:
-            _crown(client, name, version, [*history(client, name), version])
+            _crown(client, name, version, history(client, name))
         decision = Decision(CHAMPION if wins else CHALLENGER, reason)
     client.set_model_version_tag(name, version, DECISION_TAG, decision.reason)
     return decision
@@ -153,7 +156,7 @@ def promote_version(
             raise PromotionError(f"refused: {reason}; pass --force to override")
     else:
         reason = "promoted by hand (--force)" if champion is not None else "first champion"
-    _crown(client, name, version, [*history(client, name), version])
+    _crown(client, name, version, history(client, name))
     client.set_model_version_tag(name, version, DECISION_TAG, reason)
     return Decision(CHAMPION, reason)
 
@@ -166,18 +169,21 @@ def rollback(client: MlflowClient, name: str, to: str | None = None) -> Decision
     entries = history(client, name)
     champion = current_champion(client, name)
     if to is None:
-        if champion is None or len(entries) < 2 or entries[-1] != champion:
+        earlier = list(entries)
+        while earlier and earlier[-1] == champion:
+            earlier.pop()
+        if champion is None or not earlier:
             raise PromotionError(
                 f"{name}: no previous champion to roll back to (history {entries or 'empty'}, "
                 f"champion {champion}); name a version with --to"
             )
-        target, entries = entries[-2], entries[:-1]
+        target, entries = earlier[-1], earlier
     else:
         try:
             client.get_model_version(name, to)
         except MlflowException as exc:
             raise PromotionError(f"{name} has no version {to}") from exc
-        target, entries = to, [*entries, to]
+        target = str(to)
     reason = f"rolled back from v{champion} to v{target}"
     _crown(client, name, target, entries)
     client.set_model_version_tag(name, target, DECISION_TAG, reason)
