@@ -7,8 +7,9 @@ Engines (``biomoe.model.inference``): ``eager`` is the published network as the 
 before (``TinyBioMoE`` under ``torch.inference_mode``); ``fast`` the optimised copy (BatchNorm
 folded, NHWC end to end, oneDNN-fused epilogues) on PyTorch's intra-op threads; ``threaded``
 the same copy on single-threaded workers, one per core. ``--onnx`` adds the eager model exported
-to ONNX and run by ONNX Runtime (``--compile`` adds ``torch.compile`` of the eager model: minutes
-of compilation on 2 cores). Every engine's embeddings are compared with eager's (max abs diff).
+to ONNX and run by ONNX Runtime (``--compile`` adds ``torch.compile`` with Inductor's freezing
+of the eager model and of the fast one, the latter traced through plain ops: minutes of
+compilation on 2 cores). Every engine's embeddings are compared with eager's (max abs diff).
 
 Timing: engines are timed in interleaved rounds (each round runs every engine once for at
 least ``--min-time`` seconds), so a machine shared with other work slows them alike; the table
@@ -16,12 +17,19 @@ gives the best and the median round. The matmul peak is the best GFLOP/s of a 20
 matmul measured in the same run, and "% peak" is the model's FLOPs (counted by
 ``torch.utils.flop_counter`` for one image) times images/s over that peak. On a CUDA device the
 run also times eager and fast in float32 and under bfloat16 autocast. Prints a markdown table.
+
+``--profile`` prints where the threaded engine's time goes instead: each of its workers runs the
+fast model on one intra-op thread over chunks of 2 images, so the fast model is profiled
+(``torch.profiler``) on one thread at that batch; ops are grouped by kind, ranked by self CPU
+time, and convolutions and matrix products get their achieved GFLOP/s (FLOPs from the recorded
+shapes) against the one-thread float32 matmul peak measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import platform
 import statistics
@@ -32,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch.profiler import ProfilerActivity
+from torch.profiler import profile as torch_profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from biomoe.model import TinyBioMoE, load_checkpoint
@@ -194,12 +204,16 @@ def cpu_engines(model: TinyBioMoE, args: argparse.Namespace) -> dict[str, tuple[
     if args.onnx:
         engines["onnxruntime"] = onnx_engine(model, args.size, torch.get_num_threads())
     if args.compile:
-        start = time.perf_counter()
-        compiled = torch.compile(model, dynamic=False)
-        with torch.inference_mode():
-            for batch in args.batches:
-                compiled(torch.rand(batch, 3, args.size, args.size))
-        engines["torch.compile"] = (compiled, time.perf_counter() - start)
+        import torch._inductor.config as inductor
+
+        inductor.freezing = True  # weights as constants: folded, pre-packed, fused (inference)
+        for name, base in (("compiled eager", model), ("compiled fast", engines["fast"][0])):
+            start = time.perf_counter()
+            compiled = torch.compile(base, dynamic=False)
+            with torch.inference_mode():
+                for batch in args.batches:
+                    compiled(torch.rand(batch, 3, args.size, args.size))
+            engines[name] = (compiled, time.perf_counter() - start)
     return engines
 
 
@@ -291,6 +305,105 @@ def gpu_rows(model: TinyBioMoE, args: argparse.Namespace, gflop: float) -> list[
     return rows
 
 
+def _conv_kind(shapes: list[list[int]], values: list[object]) -> tuple[str, float]:
+    (b, c, h, w), (o, per_group, kh, kw) = shapes[0], shapes[1]
+    padding, stride, dilation, groups = values[3:7]
+    out_h = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1  # type: ignore[index]
+    out_w = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1  # type: ignore[index]
+    kind = f"conv {kh}x{kw} depth-wise" if groups == c and c > 1 else f"conv {kh}x{kw} dense"
+    return kind, 2.0 * b * o * out_h * out_w * per_group * kh * kw
+
+
+def op_kind(name: str, shapes: list[list[int]], values: list[object]) -> tuple[str, float]:
+    """(kind, FLOPs) of one profiled op call; FLOPs 0 where none are counted."""
+    if name == "mkldnn::_convolution_pointwise":
+        return _conv_kind(shapes, values)
+    if name == "mkldnn::_linear_pointwise":
+        x, weight = shapes[0], shapes[1] if len(shapes) == 6 else shapes[2]
+        return "linear (1x1 conv, MLP; fused epilogue)", 2.0 * math.prod(x[:-1]) * math.prod(weight)
+    if name in ("aten::bmm", "aten::baddbmm"):
+        (b, n, k), (_, _, m) = shapes[-2:] if name == "aten::bmm" else shapes[1:3]
+        return "attention matmul (bmm)", 2.0 * b * n * k * m
+    if name.startswith("aten::_scaled_dot_product"):
+        (b, heads, n, d), (_, _, m, _) = shapes[0], shapes[1]
+        return "attention (fused SDPA)", 4.0 * b * heads * n * m * d
+    if name.startswith("aten::_fft"):
+        return "FFT (rfft2 / irfft2)", 0.0
+    if name == "aten::copy_":
+        return "copy_ (layout changes)", 0.0
+    if name in ("aten::native_layer_norm", "aten::layer_norm"):
+        return "layer norm", 0.0
+    return "other (elementwise, views, glue)", 0.0
+
+
+def single_thread_peak(n: int = 2048) -> float:
+    """Best GFLOP/s of an ``n^3`` float32 matmul on one intra-op thread."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b
+        cpu = torch.device("cpu")
+        return 2 * n**3 / min(time_call(lambda: a @ b, 0.5, cpu) for _ in range(3)) / 1e9
+    finally:
+        torch.set_num_threads(saved)
+
+
+def profile_table(model: TinyBioMoE, size: int, batch: int = 2, iters: int = 5) -> str:
+    """Markdown table: the fast model on one thread at ``batch``, ops grouped by kind."""
+    fast = optimize_for_inference(model, "fast")
+    x = torch.rand(batch, 3, size, size)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            for _ in range(2):
+                fast(x)
+            with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+                start = time.perf_counter()
+                for _ in range(iters):
+                    fast(x)
+                wall = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(saved)
+    peak = single_thread_peak()
+    kinds: dict[str, list[float]] = {}
+    for event in prof.events():
+        kind, flops = op_kind(event.name, event.input_shapes, list(event.concrete_inputs or []))
+        row = kinds.setdefault(kind, [0.0, 0.0, 0.0])
+        row[0] += event.self_cpu_time_total / 1e6
+        row[1] += flops
+        row[2] += 1
+    images = iters * batch
+    total = sum(row[0] for row in kinds.values())
+    lines = [
+        f"fast model on one thread, batch {batch} (one threaded-engine worker's chunk), "
+        f"{iters} passes under torch.profiler: {1e3 * wall / images:.1f} ms/image wall, "
+        f"{1e3 * total / images:.1f} ms/image of op self time; one-thread float32 matmul peak "
+        f"{peak:.0f} GFLOP/s\n",
+        "| op kind | calls/image | self ms/image | share | GFLOP/image | GFLOP/s "
+        "| % 1-thread peak |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for kind, (seconds, flops, calls) in sorted(kinds.items(), key=lambda kv: -kv[1][0]):
+        rate = flops / seconds / 1e9 if flops and seconds else 0.0
+        lines.append(
+            f"| {kind} | {calls / images:.1f} | {1e3 * seconds / images:.2f} "
+            f"| {100 * seconds / total:.0f} % | "
+            + (
+                f"{flops / images / 1e9:.3f} | {rate:.0f} | {100 * rate / peak:.0f} % |"
+                if flops
+                else "- | - | - |"
+            )
+        )
+    counted = sum(row[1] for row in kinds.values())
+    lines.append(
+        f"| all | | {1e3 * total / images:.2f} | 100 % | {counted / images / 1e9:.3f} "
+        f"| {counted / total / 1e9:.0f} | {100 * counted / total / 1e9 / peak:.0f} % |"
+    )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, help="default: the shared reference weights")
@@ -307,10 +420,15 @@ def main() -> None:
     )
     parser.add_argument("--onnx", action="store_true", help="also time ONNX Runtime")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--profile", action="store_true", help="per-op profile (no timing table)")
     args = parser.parse_args()
     cpu = torch.device("cpu")
 
     model, source = load_model(args)
+    if args.profile:
+        print(f"CPU: {cpu_name()}, torch {torch.__version__}; weights: {source}; S = {args.size}")
+        print(profile_table(model, args.size))
+        return
     gflop = model_gflops(model, args.size)
     built = cpu_engines(model, args)
     engines = {name: embed for name, (embed, _) in built.items()}

@@ -17,13 +17,20 @@ For each representation the same windows are rendered
 Each timing is the best of ``--repeats`` runs after a warm-up (pyts' numba compilation is not
 counted). Rates are wall-clock images per second; "CPU us/img" is process CPU time per image,
 which a machine shared with other work inflates less than wall time. Prints a markdown table.
+
+``--profile`` instead profiles our renderers on one thread with cProfile and prints, per
+representation, the steps (functions) with the most self time: a numpy operation written inline
+counts towards the function it is written in, so each row is one step of the pipeline
+(normalisation, transform, resize, colour mapping, rasterising...).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import platform
+import pstats
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -202,6 +209,46 @@ def run(args: argparse.Namespace) -> str:
     return header + "\n".join(rows)
 
 
+def _step_name(key: tuple[str, int, str]) -> str:
+    file, _, function = key
+    if file == "~":
+        return function.replace("<", "").replace(">", "").replace("'", "")
+    path = Path(file)
+    module = path.stem if "biomoe" in path.parts else f"{path.parent.name}/{path.stem}"
+    return f"{module}.{function}"
+
+
+def profile(args: argparse.Namespace) -> str:
+    """Markdown table: per representation, the ``--top`` steps by self time on one thread."""
+    params = load_params(args.params).images.model_copy(update={"size": args.size, "threads": 1})
+    windows = synthetic_windows(args.windows, args.seconds)
+    buffer = np.empty((len(windows), 3, params.size, params.size), dtype=np.uint8)
+    lines = [
+        f"{args.windows} windows, S = {args.size}, one thread, cProfile over {args.repeats} "
+        "renders; self CPU time of each step in us per image (profiling overhead included).\n",
+        "| representation | total us/img | step | self us/img | share |",
+        "| --- | ---: | --- | ---: | ---: |",
+    ]
+    for name in args.representations:
+        render_batch(windows, FS, name, params, out=buffer)
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        for _ in range(args.repeats):
+            render_batch(windows, FS, name, params, out=buffer)
+        profiler.disable()
+        stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+        per_image = 1e6 / (args.repeats * len(windows))
+        own = sorted(((row[2], key) for key, row in stats.items()), reverse=True)
+        total = sum(seconds for seconds, _ in own)
+        for rank, (seconds, key) in enumerate(own[: args.top]):
+            head = f"{name} | {total * per_image:,.0f}" if rank == 0 else " | "
+            lines.append(
+                f"| {head} | {_step_name(key)} | {seconds * per_image:,.1f} "
+                f"| {100 * seconds / total:.0f} % |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
@@ -214,7 +261,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--representations", nargs="+", default=list(REPRESENTATIONS), choices=REPRESENTATIONS
     )
-    print(run(parser.parse_args(argv)))
+    parser.add_argument("--profile", action="store_true", help="per-step profile, one thread")
+    parser.add_argument("--top", type=int, default=6, help="steps per representation (--profile)")
+    args = parser.parse_args(argv)
+    print(profile(args) if args.profile else run(args))
 
 
 if __name__ == "__main__":

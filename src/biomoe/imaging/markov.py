@@ -71,12 +71,31 @@ def segment_histograms(bins: Sequence[np.ndarray], size: int, n_bins: int) -> np
     return counts / counts.sum(axis=2, keepdims=True)
 
 
-def transition_matrix(bins: np.ndarray, n_bins: int) -> np.ndarray:
-    """float64 ``[n_bins, n_bins]``: row ``a`` is the distribution of the bin after ``a``."""
-    counts = np.bincount(bins[:-1] * n_bins + bins[1:], minlength=n_bins * n_bins)
-    counts = counts.reshape(n_bins, n_bins).astype(np.float64)
-    totals = counts.sum(axis=1, keepdims=True)
+def transition_matrices(bins: Sequence[np.ndarray], n_bins: int) -> np.ndarray:
+    """float64 ``[N, n_bins, n_bins]``: row ``a`` of matrix ``i`` is the distribution of the bin
+    after ``a`` in window ``i`` (every window's pairs counted by one ``bincount``)."""
+    flat = np.concatenate(bins)
+    window = np.repeat(np.arange(len(bins)), [b.size for b in bins])
+    keys = (window[:-1] * n_bins + flat[:-1]) * n_bins + flat[1:]
+    same = window[:-1] == window[1:]
+    counts = np.bincount(keys[same], minlength=len(bins) * n_bins * n_bins)
+    counts = counts.reshape(len(bins), n_bins, n_bins).astype(np.float64)
+    totals = counts.sum(axis=2, keepdims=True)
     return counts / np.where(totals > 0, totals, 1.0)
+
+
+def _field_parts(
+    signals: Sequence[np.ndarray], size: int, n_bins: int, scale: float | None, dtype: type
+) -> tuple[np.ndarray, np.ndarray]:
+    """The segment histograms ``H`` ``[N, size, n_bins]`` and transitions ``W`` ``[N, n_bins,
+    n_bins]`` (scaled as ``markov_field`` says) whose product ``H W H^T`` is the field."""
+    clean = [clean_signal(s) for s in signals]
+    bins = quantile_bins(clean, n_bins)
+    transitions = transition_matrices(bins, n_bins)
+    if scale is not None:
+        transitions *= scale / transitions.max(axis=(1, 2), keepdims=True)
+    histograms = segment_histograms(bins, size, n_bins).astype(dtype)
+    return histograms, transitions.astype(dtype)
 
 
 def markov_field(
@@ -88,13 +107,13 @@ def markov_field(
 ) -> np.ndarray:
     """``[N, size, size]`` transition probabilities, or with ``scale`` the probabilities times
     ``scale`` over each window's largest transition probability."""
-    clean = [clean_signal(s) for s in signals]
-    bins = quantile_bins(clean, n_bins)
-    transitions = np.stack([transition_matrix(b, n_bins) for b in bins])
-    if scale is not None:
-        transitions *= scale / transitions.max(axis=(1, 2), keepdims=True)
-    histograms = segment_histograms(bins, size, n_bins).astype(dtype)
-    return (histograms @ transitions.astype(dtype)) @ histograms.transpose(0, 2, 1)
+    histograms, transitions = _field_parts(signals, size, n_bins, scale, dtype)
+    return (histograms @ transitions) @ histograms.transpose(0, 2, 1)
+
+
+BLOCK = 4
+"""Fields expanded at once when rendering: each block's float images stay in cache and no
+multi-megabyte temporary is allocated. Results never depend on it."""
 
 
 def render_mtf(
@@ -106,5 +125,13 @@ def render_mtf(
 ) -> np.ndarray:
     """uint8 ``[N, 3, S, S]`` Markov transition fields; ``fs`` is unused."""
     del fs
-    field = markov_field(signals, params.size, params.markov.n_bins, float(LEVELS), np.float32)
-    return colorize(field.astype(np.uint8), COLORMAPS[params.markov.colormap], out)
+    size = params.size
+    histograms, transitions = _field_parts(
+        signals, size, params.markov.n_bins, float(LEVELS), np.float32
+    )
+    levels = np.empty((len(signals), size, size), dtype=np.uint8)
+    for first in range(0, len(signals), BLOCK):
+        block = histograms[first : first + BLOCK]
+        field = (block @ transitions[first : first + BLOCK]) @ block.transpose(0, 2, 1)
+        levels[first : first + BLOCK] = field
+    return colorize(levels, COLORMAPS[params.markov.colormap], out)

@@ -2,7 +2,9 @@
 to each frame's centre, coloured with a cyclic colour map so -pi and pi look alike.
 
 Rows are frequency (bottom = 0 Hz), columns are time. The grid is enlarged by nearest neighbour:
-angles are circular, and interpolating between bins would invent phases that no bin has.
+angles are circular, and interpolating between bins would invent phases that no bin has. As
+enlarging only repeats cells, the small grid is coloured first and its colours repeated, which
+gives the same bytes as colouring the enlarged image for a tenth of the lookups.
 Bins more than ``images.phase.mask_below_db`` below the window's peak power carry no reliable
 phase (it is noise there) and are drawn neutral grey (``MASKED``).
 
@@ -13,7 +15,7 @@ no power at all (a constant signal) has no phase anywhere and is uniformly grey.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -37,9 +39,12 @@ def _lut(colormap: str) -> np.ndarray:
     return table
 
 
+@lru_cache(maxsize=256)
 def nearest(n_in: int, n_out: int) -> np.ndarray:
-    """Index of the input cell under each output pixel's centre."""
-    return np.minimum(((np.arange(n_out) + 0.5) * (n_in / n_out)).astype(np.int64), n_in - 1)
+    """Index of the input cell under each output pixel's centre (read-only)."""
+    index = np.minimum(((np.arange(n_out) + 0.5) * (n_in / n_out)).astype(np.int64), n_in - 1)
+    index.flags.writeable = False
+    return index
 
 
 def phase_levels(real: np.ndarray, imag: np.ndarray, mask_below_db: float) -> np.ndarray:
@@ -62,10 +67,15 @@ def render_phase(
 ) -> np.ndarray:
     """uint8 ``[N, 3, S, S]`` phase images."""
     size = params.size
-    levels = np.empty((len(signals), size, size), dtype=np.uint8)
+    images = np.empty((len(signals), 3, size, size), dtype=np.uint8) if out is None else out
+    lut = _lut(params.phase.colormap)
     clean = [clean_signal(s) for s in signals]
     for members, real, imag in stft_groups(clean, fs, params.spectrogram):
         grid = phase_levels(real, imag, params.phase.mask_below_db)
-        wide = grid[:, :, nearest(grid.shape[2], size)]
-        levels[members] = wide[:, nearest(grid.shape[1], size)]
-    return colorize(levels, _lut(params.phase.colormap), out)
+        wide = np.take(colorize(grid, lut), nearest(grid.shape[2], size), axis=3)
+        rows = nearest(grid.shape[1], size)
+        if members == list(range(members[0], members[0] + len(members))):
+            np.take(wide, rows, axis=2, out=images[members[0] : members[0] + len(members)])
+        else:
+            images[members] = np.take(wide, rows, axis=2)
+    return images

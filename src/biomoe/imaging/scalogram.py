@@ -37,8 +37,10 @@ from biomoe.imaging.signals import clean_signal, groups, is_flat
 CUT = 4.0
 """The wavelet's spectrum is cut this many standard deviations from its centre."""
 
-BATCH = 16
-"""Windows transformed at once: their complex grids (about 200 kB each) stay in cache."""
+BATCH = 4
+"""Windows transformed and rendered at once: their complex grids (about 200 kB each) and
+float images stay in cache, and no multi-megabyte temporary is allocated (fresh ones cost page
+faults that serialise threads). Results never depend on it."""
 
 
 def min_samples(scalogram: ScalogramParams, fs: int) -> int:
@@ -137,7 +139,10 @@ def render_scalogram(
     floor = np.float32(10.0 ** (-scalogram.top_db / 20.0))
     for members, magnitude in scalogram_magnitude(signals, fs, scalogram, size):
         peak = magnitude.max(axis=(1, 2), keepdims=True)
-        relative = np.maximum(magnitude / np.where(peak > 0.0, peak, 1.0), floor)
-        values = 1.0 + np.log10(relative) * np.float32(20.0 / scalogram.top_db)
-        levels[members] = resize_rows(values, size, LEVELS).astype(np.uint8)
+        relative = np.divide(magnitude, np.where(peak > 0.0, peak, np.float32(1.0)))
+        np.maximum(relative, floor, out=relative)
+        values = np.log10(relative, out=relative)
+        values *= np.float32(20.0 / scalogram.top_db)
+        values += np.float32(1.0)
+        levels[members] = resize_rows(values, size, LEVELS)
     return colorize(levels, COLORMAPS[scalogram.colormap], out)

@@ -26,12 +26,15 @@ from biomoe.imaging.stft import stft_groups
 def normalised_log_power(real: np.ndarray, imag: np.ndarray, top_db: float) -> np.ndarray:
     """STFT ``[G, F, T]`` -> float32 values in [0, 1] with 0 Hz in the last row; 1 is the
     window's peak, 0 is ``top_db`` below it or less; a window without power is all 0."""
-    power = real**2 + imag**2
+    power = np.square(real)
+    power += np.square(imag)
     peak = power.max(axis=(1, 2), keepdims=True)
-    peak = np.where(peak > 0.0, peak, np.float32(1.0))
-    floor = np.float32(10.0 ** (-top_db / 10.0))
-    decibels = np.log10(np.maximum(power / peak, floor)) * np.float32(10.0 / top_db)
-    return np.flip(1.0 + decibels, axis=1)
+    power /= np.where(peak > 0.0, peak, np.float32(1.0))
+    np.maximum(power, np.float32(10.0 ** (-top_db / 10.0)), out=power)
+    np.log10(power, out=power)
+    power *= np.float32(10.0 / top_db)
+    power += np.float32(1.0)
+    return np.flip(power, axis=1)
 
 
 def render_spectrogram(
@@ -47,5 +50,5 @@ def render_spectrogram(
     clean = [clean_signal(s) for s in signals]
     for members, real, imag in stft_groups(clean, fs, spec):
         values = normalised_log_power(real, imag, spec.top_db)
-        levels[members] = resize(values, size, LEVELS).astype(np.uint8)
+        levels[members] = resize(values, size, LEVELS)
     return colorize(levels, COLORMAPS[spec.colormap], out)

@@ -5,19 +5,23 @@ frames are centred on their time, Hann-windowed, and only the bins from 0 Hz to
 ``min(max_freq_hz, fs / 2)`` are computed, as one matrix product of the frames with a windowed
 DFT matrix (cheaper than a full FFT when the band is a fraction of the spectrum, and one BLAS
 call per window). Phases are referenced to each frame's centre. Windows are batched by
-(sampling rate, length), the only things a grid's shape depends on.
+(sampling rate, length), the only things a grid's shape depends on, ``BLOCK`` at a time.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 import numpy as np
 
 from biomoe.config import SpectrogramParams
-from biomoe.imaging.signals import is_flat
+from biomoe.imaging.signals import groups, is_flat
+
+BLOCK = 4
+"""Windows framed and transformed at once: their frames (64 kB each at the default settings)
+and everything rendered from them stay in cache, and no large temporary is ever allocated
+(fresh multi-megabyte arrays cost page faults). Results never depend on it."""
 
 
 def n_bins(fs: int, spec: SpectrogramParams) -> int:
@@ -43,17 +47,18 @@ def stft_groups(
 ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
     """``(members, real, imag)`` per batch of windows with equal rate and length: float32
     ``[G, F, T]`` each, row 0 = 0 Hz, column ``t`` = the frame centred on sample ``t * hop``."""
-    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for i, (rate, signal) in enumerate(zip(fs, signals, strict=True)):
-        groups[(int(rate), signal.size)].append(i)
+    keys = [(int(rate), signal.size) for rate, signal in zip(fs, signals, strict=True)]
     half = spec.n_fft // 2
-    for (rate, _), members in groups.items():
-        batch = np.stack([signals[i] for i in members])
+    for (rate, _), same in groups(keys).items():
+        dft = dft_matrix(spec.n_fft, n_bins(rate, spec)).T
+        bins = dft.shape[0] // 2
+        batch = np.stack([signals[i] for i in same])
         flat = is_flat(batch.min(axis=1), batch.max(axis=1))
         centred = np.where(flat[:, None], 0.0, batch - batch.mean(axis=1, keepdims=True))
         padded = np.pad(centred.astype(np.float32), ((0, 0), (half, half)), mode="reflect")
         windows = np.lib.stride_tricks.sliding_window_view(padded, spec.n_fft, axis=1)
-        frames = np.ascontiguousarray(windows[:, :: spec.hop_length])
-        bins = n_bins(rate, spec)
-        coefficients = dft_matrix(spec.n_fft, bins).T @ frames.transpose(0, 2, 1)
-        yield members, coefficients[:, :bins], coefficients[:, bins:]
+        strided = windows[:, :: spec.hop_length]
+        for first in range(0, len(same), BLOCK):
+            frames = np.ascontiguousarray(strided[first : first + BLOCK])
+            coefficients = dft @ frames.transpose(0, 2, 1)
+            yield same[first : first + BLOCK], coefficients[:, :bins], coefficients[:, bins:]

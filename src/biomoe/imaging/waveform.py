@@ -26,7 +26,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from biomoe.config import ImageParams
-from biomoe.imaging.signals import FLAT_TOLERANCE, clean_signal, columns, is_flat, robust_range
+from biomoe.imaging.signals import (
+    FLAT_TOLERANCE,
+    clean_signal,
+    columns,
+    is_flat,
+    robust_range,
+    row_quantile,
+)
 
 
 def _raster(
@@ -42,11 +49,12 @@ def _raster(
     end = np.clip(bottom + width, -0.5, size - 0.5)
     first = np.floor(start + 0.5).astype(np.int64)
     last = np.floor(end + 0.5).astype(np.int64)
+    direct = out is not None and out.flags.c_contiguous
+    image = out if direct else np.empty((*top.shape[:2], size, size), dtype=np.uint8)
     dtype = np.uint8 if size <= 256 else np.uint16
     rows = np.arange(size, dtype=dtype)[:, None]
-    inside = np.subtract(rows, (first + 1).astype(dtype)[:, :, None, :], dtype=dtype)
-    direct = out is not None and out.flags.c_contiguous
-    image = out if direct else np.empty(inside.shape, dtype=np.uint8)
+    inside = image if dtype == np.uint8 else np.empty(image.shape, dtype=dtype)
+    np.subtract(rows, (first + 1).astype(dtype)[:, :, None, :], out=inside, dtype=dtype)
     np.less(inside, (last - first - 1).clip(0).astype(dtype)[:, :, None, :], out=image.view(bool))
     np.negative(image, out=image)
     n, c, s = top.shape
@@ -100,7 +108,7 @@ def render_waveform(
     reach = max(1, round(params.waveform.slope_span * size / 2))
     padded = np.pad(scaled, ((0, 0), (reach, reach)), mode="edge")
     slope = (padded[:, 2 * reach :] - padded[:, : -2 * reach]) / (2 * reach)
-    steepest = np.quantile(np.abs(slope), 1.0 - q, axis=1, keepdims=True)
+    steepest = row_quantile(np.abs(slope), 1.0 - q)
     moving = steepest > FLAT_TOLERANCE
     slope = np.where(moving, slope / np.where(moving, steepest, 1.0), 0.0)
 

@@ -3,8 +3,8 @@
 On CPU float32 they call oneDNN's fused kernels (``torch.ops.mkldnn._linear_pointwise`` and
 ``_convolution_pointwise``, the ones ``torch.compile`` emits): bias, activation and a residual
 add are applied while the output is still in cache, which makes the memory-bound layers of
-Tiny-BioMoE up to 1.5x faster. Anywhere else (GPU, bfloat16, autograd, a build without oneDNN)
-they fall back to the same computation in plain PyTorch.
+Tiny-BioMoE up to 1.5x faster. Anywhere else (GPU, bfloat16, autograd, a build without oneDNN,
+tracing by ``torch.compile``) they fall back to the same computation in plain PyTorch.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ _ALGORITHM: dict[str, str | None] = {"none": None, "relu": None, "gelu": "none"}
 
 
 def _onednn_ready(x: Tensor) -> bool:
+    """Eager CPU float32 inference; under ``torch.compile`` the plain ops are traced instead, so
+    the compiler sees (and fuses) ordinary linears and convolutions."""
     return (
-        torch.backends.mkldnn.is_available()
+        not torch.compiler.is_compiling()
+        and torch.backends.mkldnn.is_available()
         and x.device.type == "cpu"
         and x.dtype == torch.float32
         and not (torch.is_grad_enabled() and x.requires_grad)
