@@ -31,7 +31,8 @@ run: data
 	$(BIN)/dvc push --quiet
 	@echo
 	@echo "Done. Look at:"
-	@echo "  metrics:   $(BIN)/dvc metrics show   (metrics/classifier.json)"
+	@echo "  metrics:   $(BIN)/dvc metrics show   (metrics/classifier.json, metrics/evaluation.json)"
+	@echo "  results:   reports/evaluation.md, plots/evaluation.png (per modality, representation, fusion, baselines)"
 	@echo "  plots:     plots/confusion_matrix.png, plots/images/*.png, plots/pretrain_curves.png"
 	@echo "  MLflow:    $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db  (http://127.0.0.1:5000)"
 	@echo "  model:     models:/pain-classifier@champion  (reports/registry.json)"
