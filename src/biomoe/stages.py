@@ -14,6 +14,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 from mlflow import MlflowClient
@@ -24,6 +25,9 @@ from biomoe.io import sha256_file, write_json
 from biomoe.paths import ProjectPaths
 from biomoe.registry.tracking import log_metrics, stage_params, stage_run
 from biomoe.scaleout import Runner, open_runner
+
+if TYPE_CHECKING:
+    from biomoe.embed.extract import EmbedResult
 
 
 @contextlib.contextmanager
@@ -149,6 +153,23 @@ def pretrain(
     return result.checkpoint
 
 
+def _embed_images(
+    params: Params, paths: ProjectPaths, backbone: Path, out_dir: Path, runner: Runner
+) -> EmbedResult:
+    """Every image of ``paths.images`` through ``backbone`` into the cache at ``out_dir``."""
+    from biomoe.embed.extract import embed_images
+
+    return embed_images(
+        paths.images,
+        backbone,
+        out_dir,
+        img_size=params.model.img_size,
+        batch_size=params.embed.batch_size,
+        engine=params.embed.engine,
+        runner=runner,
+    )
+
+
 def embed(
     params: Params,
     paths: ProjectPaths,
@@ -156,20 +177,11 @@ def embed(
     runner: Runner | None = None,
 ) -> Path:
     """Embed with the backbone ``embed.backbone`` names; a bad backbone writes nothing."""
-    from biomoe.embed.extract import embed_images
     from biomoe.embed.source import resolve_backbone
 
     with _sharded_run("embed", params, paths, tracking_uri, runner) as shard_runner:
         backbone = resolve_backbone(params, paths, tracking_uri)
-        result = embed_images(
-            paths.images,
-            backbone.path,
-            paths.embeddings,
-            img_size=params.model.img_size,
-            batch_size=params.embed.batch_size,
-            engine=params.embed.engine,
-            runner=shard_runner,
-        )
+        result = _embed_images(params, paths, backbone.path, paths.embeddings, shard_runner)
         mlflow.set_tags(
             {
                 "backbone_sha256": result.backbone_sha256,
@@ -226,7 +238,7 @@ def evaluate(
     from biomoe.classify.evaluate import candidates, evaluate_candidates
     from biomoe.classify.report import save_evaluation_plot, write_markdown
     from biomoe.data.windows import read_windows
-    from biomoe.embed.extract import embed_images, read_embeddings
+    from biomoe.embed.extract import read_embeddings
     from biomoe.embed.source import random_backbone
 
     with _sharded_run("evaluate", params, paths, tracking_uri, runner) as shard_runner:
@@ -238,14 +250,8 @@ def evaluate(
             checkpoint = random_backbone(
                 paths.baselines / "random_backbone.pth", params.model.img_size, params.evaluate.seed
             )
-            embedded = embed_images(
-                paths.images,
-                checkpoint,
-                paths.baselines / "random_embeddings",
-                img_size=params.model.img_size,
-                batch_size=params.embed.batch_size,
-                engine=params.embed.engine,
-                runner=shard_runner,
+            embedded = _embed_images(
+                params, paths, checkpoint, paths.baselines / "random_embeddings", shard_runner
             )
             control = read_embeddings(embedded.table)
         rows = candidates(embeddings, windows, params.train, params.evaluate, control)

@@ -1,4 +1,4 @@
-"""Metrics from confusion counts, and percentile bootstrap intervals over subjects or samples.
+"""Percentile bootstrap intervals of the metrics, over subjects or samples.
 
 Resampling whole subjects (the default) respects that the windows of one person are correlated;
 per-unit confusion matrices make a thousand resamples cost milliseconds.
@@ -10,21 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from biomoe.classify.metrics import metrics_from_confusion
 from biomoe.config import BootstrapParams
-
-
-def metrics_from_confusion(matrix: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
-    """accuracy, macro_f1 and f1_<label> of ``matrix`` [true, predicted] (F1 0 when undefined)."""
-    matrix = np.asarray(matrix, dtype=np.float64)
-    tp = np.diag(matrix)
-    denominator = matrix.sum(0) + matrix.sum(1)
-    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-    total = matrix.sum()
-    return {
-        "accuracy": float(tp.sum() / total) if total else 0.0,
-        "macro_f1": float(f1.mean()),
-        **{f"f1_{name}": float(v) for name, v in zip(labels, f1, strict=True)},
-    }
 
 
 def unit_confusions(

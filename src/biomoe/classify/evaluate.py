@@ -16,11 +16,12 @@ import pandas as pd
 from rich.progress import track
 
 from biomoe.classify.baseline import fit_svm, statistics_features
-from biomoe.classify.bootstrap import bootstrap_intervals, metrics_from_confusion
+from biomoe.classify.bootstrap import bootstrap_intervals
 from biomoe.classify.fusion import FeatureLayout, FusedSet, fuse
 from biomoe.classify.heads import fit_head
-from biomoe.classify.metrics import confusion
+from biomoe.classify.metrics import confusion, label_ids, metrics_from_confusion
 from biomoe.classify.protocols import make_folds
+from biomoe.classify.train import layout_of
 from biomoe.config import PAIN_LABELS, EvaluateParams, TrainParams
 from biomoe.errors import DataError
 
@@ -107,7 +108,7 @@ def candidates(
     """The rows of the table, in display order; the one ``train.fusion`` names is ``configured``."""
     fusion = train.fusion
     head = head_fit_predict(train)
-    configured = FeatureLayout(fusion.modalities, fusion.representations, fusion.combine)
+    configured = layout_of(train)
     layouts: list[tuple[str, str, FeatureLayout]] = [
         (m, "modality", FeatureLayout((m,), fusion.representations, fusion.combine))
         for m in fusion.modalities
@@ -165,8 +166,7 @@ def evaluate_candidates(candidates_: list[Candidate], params: EvaluateParams) ->
     """Run every candidate on the same folds; pool out-of-fold predictions; score with CIs."""
     samples = _aligned(candidates_)
     folds = make_folds(samples, params)
-    index = {name: i for i, name in enumerate(PAIN_LABELS)}
-    y_all = samples["label"].map(index).fillna(-1).to_numpy(np.int64)
+    y_all = label_ids(samples["label"])
     subjects = samples["subject"].to_numpy(str)
     tested = np.concatenate([fold.test for fold in folds])
     result = Evaluation(

@@ -12,7 +12,7 @@ import pandas as pd
 
 from biomoe.classify.fusion import FeatureLayout, FusedSet, fuse
 from biomoe.classify.heads import Curves, FittedHead, fit_head, load_head
-from biomoe.classify.metrics import classification_metrics, confusion
+from biomoe.classify.metrics import classification_metrics, confusion, label_ids
 from biomoe.config import PAIN_LABELS, TrainParams
 from biomoe.errors import DataError
 from biomoe.io import write_json
@@ -45,13 +45,8 @@ def labelled(
         raise DataError(
             f"the {split or 'labelled'} split has no sample labelled {list(PAIN_LABELS)}"
         )
-    index = {name: i for i, name in enumerate(PAIN_LABELS)}
     rows = fused.samples.loc[mask]
-    return (
-        fused.features[mask.to_numpy()],
-        rows["label"].map(index).to_numpy(np.int64),
-        rows["subject"].to_numpy(str),
-    )
+    return fused.features[mask.to_numpy()], label_ids(rows["label"]), rows["subject"].to_numpy(str)
 
 
 def predict_labels(head: FittedHead, x: np.ndarray) -> np.ndarray:

@@ -10,7 +10,8 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from biomoe.classify.metrics import classification_metrics
+from biomoe.classify.batch_predict import sample_table
+from biomoe.classify.metrics import classification_metrics, label_ids
 from biomoe.config import PAIN_LABELS, PromotionParams
 from biomoe.errors import DataError
 from biomoe.registry.promote import Rescore
@@ -22,10 +23,9 @@ def validation_samples(windows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]
     rows = windows[(windows["split"] == "validation") & windows["label"].isin(PAIN_LABELS)]
     if rows.empty:
         raise DataError("no labelled validation window to score a model on")
-    frame = rows.pivot(index="sample_id", columns="modality", values="signal").sort_index()
-    labels = rows.drop_duplicates("sample_id").set_index("sample_id").loc[frame.index, "label"]
-    index = {name: i for i, name in enumerate(PAIN_LABELS)}
-    return frame.reset_index(drop=True), labels.map(index).to_numpy(np.int64)
+    modalities = tuple(rows["modality"].unique())
+    samples = sample_table(rows, modalities)
+    return samples[list(modalities)], label_ids(samples["label"])
 
 
 def rescorer(model_name: str, windows: pd.DataFrame, policy: PromotionParams) -> Rescore:

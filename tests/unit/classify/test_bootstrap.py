@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-from biomoe.classify.bootstrap import bootstrap_intervals, metrics_from_confusion, unit_confusions
-from biomoe.classify.metrics import confusion
+from biomoe.classify.bootstrap import bootstrap_intervals, unit_confusions
+from biomoe.classify.metrics import confusion, metrics_from_confusion
 from biomoe.config import BootstrapParams
 
 LABELS = ("No", "Low", "High")
