@@ -20,8 +20,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from biomoe.config import Params
+from biomoe.config import Params, PromotionParams
 from biomoe.io import sha256_file
+from biomoe.registry.rescore import rescorer
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -178,12 +179,11 @@ def test_champion_loads_and_predicts_on_a_validation_window(dvc_workspace: Path)
     provenance = {"git_commit", "dvc_data_md5", "params_sha256", "data_sha256", "backbone_sha256"}
     metrics = {"val_macro_f1", "val_accuracy", "val_f1_No", "eval_kfold_macro_f1"}
     assert provenance | metrics | {"validation_data_sha256", "promotion"} <= set(tags)
-    assert (
-        float(tags["val_macro_f1"])
-        == json.loads((dvc_workspace / "metrics/classifier.json").read_text())["validation"][
-            "macro_f1"
-        ]
-    )
+    validation = json.loads((dvc_workspace / "metrics/classifier.json").read_text())["validation"]
+    assert float(tags["val_macro_f1"]) == validation["macro_f1"]
+    # re-scoring a champion end to end (raw windows -> pyfunc) gives the train stage's score
+    rescore = rescorer("pain-classifier", windows, PromotionParams(metric="macro_f1", margin=0))
+    assert rescore(receipt["version"]) == validation["macro_f1"]
 
 
 def test_corrupted_input_stops_the_run_and_keeps_earlier_outputs(
