@@ -1,13 +1,14 @@
 """Imaging speed: our renderers vs a plotting library and vs pyts, on the same windows.
 
-    python benchmarks/imaging.py                  # 256 windows of 10 s at 100 Hz, S = 224
-    python benchmarks/imaging.py --windows 64 --matplotlib-windows 8 --size 128
+    python benchmarks/imaging.py             # README "Imaging" table: 256 windows of 10 s, S = 224
+    python benchmarks/imaging.py --profile   # README per-step table (cProfile, one thread)
+    python benchmarks/imaging.py --windows 8 --matplotlib-windows 2 --size 64 --repeats 1  # smoke
 
 For each representation the same windows are rendered
 
 - by ``biomoe.imaging.render_batch`` with ``params.yaml``'s settings (``images.threads``: all
-  cores unless set), each image a 3 x S x S uint8 array, into a reused buffer as the shard
-  writer does;
+  cores unless set), and again on one thread, each image a 3 x S x S uint8 array, into a reused
+  buffer as the shard writer does;
 - by matplotlib as research code does it: one figure per window (``plot``, ``specgram``, or
   ``imshow`` of the transform computed with pyts / PyWavelets), ``fig.canvas.draw()``, the RGBA
   buffer copied out -- only ``--matplotlib-windows`` of them, the per-image rate extrapolated;
@@ -16,12 +17,11 @@ For each representation the same windows are rendered
 
 Each timing is the best of ``--repeats`` runs after a warm-up (pyts' numba compilation is not
 counted). Rates are wall-clock images per second; "CPU us/img" is process CPU time per image,
-which a machine shared with other work inflates less than wall time. Prints a markdown table.
+which a machine shared with other work inflates less than wall time.
 
 ``--profile`` instead profiles our renderers on one thread with cProfile and prints, per
-representation, the steps (functions) with the most self time: a numpy operation written inline
-counts towards the function it is written in, so each row is one step of the pipeline
-(normalisation, transform, resize, colour mapping, rasterising...).
+representation, the ``--top`` steps (functions) by self time: a numpy operation written inline
+counts towards the function it is written in.
 """
 
 from __future__ import annotations
@@ -29,35 +29,30 @@ from __future__ import annotations
 import argparse
 import cProfile
 import os
-import platform
 import pstats
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 
-from biomoe.config import ImageParams, load_params
-from biomoe.imaging import REPRESENTATIONS, render_batch
+from biomoe.config import load_params
+from biomoe.imaging.params import ImageParams
+from biomoe.imaging.render import REPRESENTATIONS, render_batch
 from biomoe.imaging.scalogram import frequencies
+from common import Timing, best_of, cpu_name, load_average, markdown_table, parser
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ROOT = Path(__file__).resolve().parents[1]
 FS = 100
+SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class Timing:
-    per_second: float
-    cpu_us: float
-
-
-def synthetic_windows(n: int, seconds: float, seed: int = 0) -> list[np.ndarray]:
+def synthetic_windows(n: int, seconds: float = SECONDS, seed: int = 0) -> list[np.ndarray]:
     """Biosignal-like windows: pulse, slow drift, breathing and quantised saturation, each
     with noise, cycling through the four."""
     rng = np.random.default_rng(seed)
@@ -75,17 +70,6 @@ def synthetic_windows(n: int, seconds: float, seed: int = 0) -> list[np.ndarray]
             x = np.round(97 + np.cumsum(rng.normal(size=t.size)) * 0.05)
         windows.append((x + 0.05 * rng.normal(size=t.size)).astype(np.float32))
     return windows
-
-
-def best(run: Callable[[], object], n: int, repeats: int) -> Timing:
-    run()
-    wall, cpu = np.inf, np.inf
-    for _ in range(repeats):
-        w0, c0 = time.perf_counter(), time.process_time()
-        run()
-        wall = min(wall, time.perf_counter() - w0)
-        cpu = min(cpu, time.process_time() - c0)
-    return Timing(n / wall, cpu / n * 1e6)
 
 
 def _figure_rgb(draw: Callable[[plt.Axes], object], size: int) -> np.ndarray:
@@ -164,49 +148,51 @@ def _ratio(ours: Timing, theirs: Timing | None, target: float) -> str:
     return f"{wall:,.0f}x ({cpu:,.0f}x CPU) {mark}"
 
 
+COLUMNS = [
+    "representation",
+    "ours img/s",
+    "ours img/s, 1 thread",
+    "ours CPU us/img",
+    "matplotlib img/s",
+    "vs matplotlib (>= 100x?)",
+    "pyts img/s",
+    "vs pyts (>= 2x?)",
+]
+
+
 def run(args: argparse.Namespace) -> str:
     params = load_params(args.params).images.model_copy(update={"size": args.size})
-    if args.threads is not None:
-        params = params.model_copy(update={"threads": args.threads})
-    windows = synthetic_windows(args.windows, args.seconds)
+    single = params.model_copy(update={"threads": 1})
+    windows = synthetic_windows(args.windows)
     stacked = np.stack(windows).astype(np.float64)
     few = windows[: args.matplotlib_windows]
-    pyts = _pyts()
-    plots = _matplotlib(params)
-    single = params.model_copy(update={"threads": 1})
-    load_before = os.getloadavg()[0]
-    rows = []
+    pyts, plots = _pyts(), _matplotlib(params)
     buffer = np.empty((len(windows), 3, params.size, params.size), dtype=np.uint8)
 
-    def ours_with(p: ImageParams, name: str) -> Callable[[], object]:
-        return lambda: render_batch(windows, FS, name, p, out=buffer)
+    def ours(name: str, p: ImageParams) -> Timing:
+        render = partial(render_batch, windows, FS, name, p, out=buffer)
+        return best_of(render, len(windows), args.repeats)
 
+    load_before = load_average()
+    rows = []
     for name in args.representations:
-        ours = best(ours_with(params, name), len(windows), args.repeats)
-        one = best(ours_with(single, name), len(windows), args.repeats)
-        draw = plots[name]
-        mpl = best(lambda d=draw: [d(x) for x in few], len(few), max(1, args.repeats - 1))
+        many, one = ours(name, params), ours(name, single)
+        mpl = best_of(lambda d=plots[name]: [d(x) for x in few], len(few), max(1, args.repeats - 1))
         ref = None
         if name in pyts:
-            ref = best(lambda f=pyts[name]: f(stacked, params), len(windows), args.repeats)
-        rows.append(
-            f"| {name} | {ours.per_second:,.0f} | {one.per_second:,.0f} | {ours.cpu_us:,.0f} "
-            f"| {mpl.per_second:,.1f} | {_ratio(ours, mpl, 100)} "
-            f"| {f'{ref.per_second:,.0f}' if ref else 'n/a'} | {_ratio(ours, ref, 2)} |"
-        )
+            ref = best_of(lambda f=pyts[name]: f(stacked, params), len(windows), args.repeats)
+        ours_cells = [f"{many.per_second:,.0f}", f"{one.per_second:,.0f}", f"{many.cpu_us:,.0f}"]
+        mpl_cells = [f"{mpl.per_second:,.1f}", _ratio(many, mpl, 100)]
+        pyts_cells = [f"{ref.per_second:,.0f}" if ref else "n/a", _ratio(many, ref, 2)]
+        rows.append([name, *ours_cells, *mpl_cells, *pyts_cells])
     threads = params.threads or len(os.sched_getaffinity(0))
-    header = (
-        f"{args.windows} windows of {args.seconds:g} s at {FS} Hz, S = {args.size}; "
-        f"ours on {threads} thread(s); matplotlib on {len(few)} windows (rate extrapolated), "
-        f"one process; pyts: float matrices only, no colour. {os.cpu_count()} CPUs, "
-        f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}; "
-        f"{platform.processor() or platform.machine()}, numpy {np.__version__}, "
-        f"matplotlib {matplotlib.__version__}.\n\n"
-        "| representation | ours img/s | ours img/s, 1 thread | ours CPU us/img "
-        "| matplotlib img/s | vs matplotlib (>= 100x?) | pyts img/s | vs pyts (>= 2x?) |\n"
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    return (
+        f"{args.windows} windows of {SECONDS:g} s at {FS} Hz, S = {args.size}; ours on "
+        f"{threads} thread(s); matplotlib on {len(few)} windows (rate extrapolated), one "
+        f"process; pyts: float matrices only, no colour. {os.cpu_count()} CPUs, load average "
+        f"{load_before:.1f} -> {load_average():.1f}; {cpu_name()}, numpy {np.__version__}, "
+        f"matplotlib {matplotlib.__version__}.\n\n" + markdown_table(COLUMNS, rows)
     )
-    return header + "\n".join(rows)
 
 
 def _step_name(key: tuple[str, int, str]) -> str:
@@ -221,14 +207,9 @@ def _step_name(key: tuple[str, int, str]) -> str:
 def profile(args: argparse.Namespace) -> str:
     """Markdown table: per representation, the ``--top`` steps by self time on one thread."""
     params = load_params(args.params).images.model_copy(update={"size": args.size, "threads": 1})
-    windows = synthetic_windows(args.windows, args.seconds)
+    windows = synthetic_windows(args.windows)
     buffer = np.empty((len(windows), 3, params.size, params.size), dtype=np.uint8)
-    lines = [
-        f"{args.windows} windows, S = {args.size}, one thread, cProfile over {args.repeats} "
-        "renders; self CPU time of each step in us per image (profiling overhead included).\n",
-        "| representation | total us/img | step | self us/img | share |",
-        "| --- | ---: | --- | ---: | ---: |",
-    ]
+    rows = []
     for name in args.representations:
         render_batch(windows, FS, name, params, out=buffer)
         profiler = cProfile.Profile(time.process_time)
@@ -241,29 +222,29 @@ def profile(args: argparse.Namespace) -> str:
         own = sorted(((row[2], key) for key, row in stats.items()), reverse=True)
         total = sum(seconds for seconds, _ in own)
         for rank, (seconds, key) in enumerate(own[: args.top]):
-            head = f"{name} | {total * per_image:,.0f}" if rank == 0 else " | "
-            lines.append(
-                f"| {head} | {_step_name(key)} | {seconds * per_image:,.1f} "
-                f"| {100 * seconds / total:.0f} % |"
-            )
-    return "\n".join(lines)
+            head = [name, f"{total * per_image:,.0f}"] if rank == 0 else ["", ""]
+            share = f"{100 * seconds / total:.0f} %"
+            rows.append([*head, _step_name(key), f"{seconds * per_image:,.1f}", share])
+    columns = ["representation", "total us/img", "step", "self us/img", "share"]
+    return (
+        f"{args.windows} windows, S = {args.size}, one thread, cProfile over {args.repeats} "
+        "renders; self CPU time of each step in us per image (profiling overhead included).\n\n"
+        + markdown_table(columns, rows, left=(0, 2))
+    )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
-    parser.add_argument("--windows", type=int, default=256)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--matplotlib-windows", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="override images.threads")
-    parser.add_argument(
+def main() -> None:
+    cli = parser(__doc__, params=True)
+    cli.add_argument("--windows", type=int, default=256)
+    cli.add_argument("--size", type=int, default=224)
+    cli.add_argument("--matplotlib-windows", type=int, default=16)
+    cli.add_argument("--repeats", type=int, default=3)
+    cli.add_argument(
         "--representations", nargs="+", default=list(REPRESENTATIONS), choices=REPRESENTATIONS
     )
-    parser.add_argument("--profile", action="store_true", help="per-step profile, one thread")
-    parser.add_argument("--top", type=int, default=6, help="steps per representation (--profile)")
-    args = parser.parse_args(argv)
+    cli.add_argument("--profile", action="store_true", help="per-step profile, one thread")
+    cli.add_argument("--top", type=int, default=6, help="steps per representation (--profile)")
+    args = cli.parse_args()
     print(profile(args) if args.profile else run(args))
 
 

@@ -1,27 +1,26 @@
 """Does pretraining buy anything? Linear and MLP probes on frozen embeddings, random vs pretrained.
 
-    python benchmarks/probe.py --root .     # after `make run` (needs data/ and models/backbone/)
-    python benchmarks/probe.py --root . --backbone longer=/path/model.pth   # more backbones
+    # README "What pretraining buys" (after `make run`: needs data/ and models/backbone/)
+    python benchmarks/probe.py --root . --per-representation --backbone "longer=PATH/model.pth"
 
-For each held-out task the same windows are rendered once, embedded by each backbone, and probed
-with a logistic regression (linear probe) and the pipeline's MLP head, trained on the task's train
-split and scored on its held-out split (macro-F1). Tasks: the demo pain data (all modalities fused,
-and each modality alone: pretraining is said to help weak modalities most) and an external dataset
-read through the corpus format readers (default: UCR GunPoint, the ``.ts`` files sktime installs;
-not in the pretraining corpus), each case resampled to the pain data's rate. Prints a markdown
-table.
+For each held-out task the same windows are rendered once, embedded by each backbone (``random``
+init, the ``pipeline``'s pretrained backbone, and any ``--backbone NAME=PATH``), and probed with
+a standardised logistic regression (linear probe) and the pipeline's MLP head, trained on the
+task's train split and scored on its held-out split (macro-F1). Tasks: the demo pain data (all
+modalities fused, each modality alone and, with ``--per-representation``, each modality's
+representations one at a time) and UCR GunPoint (the ``.ts`` files sktime installs, not in the
+pretraining corpus) read by the corpus ``.ts`` reader and resampled to the pain data's rate.
+Also prints the effective dimensionality (participation ratio) of each task's features.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
@@ -30,14 +29,17 @@ from sklearn.preprocessing import StandardScaler
 
 from biomoe.classify.heads import fit_head
 from biomoe.classify.train import predict_labels
-from biomoe.config import PAIN_LABELS, Params, load_params
+from biomoe.config import Params, load_params
+from biomoe.data.params import PAIN_LABELS
 from biomoe.data.readers import ReadSpec, read_recordings
 from biomoe.data.windowing import resample
 from biomoe.data.windows import read_windows
 from biomoe.embed.extract import embed_batch
-from biomoe.imaging import render_all
-from biomoe.model import TinyBioMoE, load_checkpoint
-from biomoe.model.inference import optimize_for_inference
+from biomoe.imaging.render import render_all
+from biomoe.model.checkpoint import load_checkpoint
+from biomoe.model.inference import build_engine
+from biomoe.model.tiny_biomoe import TinyBioMoE
+from common import markdown_table, parser
 
 Probe = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -90,8 +92,8 @@ def pain_set(params: Params, root: Path, per_representation: bool = False) -> Pr
 
 
 def external_set(train: Path, test: Path, read: ReadSpec, fs_out: int, name: str) -> ProbeSet:
-    """A labelled train/test pair of files in any reader format, one case one sample (its
-    channels fused like the pain modalities); cases are resampled to ``fs_out``."""
+    """A labelled train/test pair of files, one case one sample (its channels fused like the
+    pain modalities); cases are resampled to ``fs_out``."""
     signals: list[np.ndarray] = []
     cases: dict[tuple[str, str], list[int]] = {}
     case_labels: dict[tuple[str, str], str] = {}
@@ -163,12 +165,17 @@ def effective_dims(x: np.ndarray) -> float:
     return float(eigenvalues.sum() ** 2 / max((eigenvalues**2).sum(), 1e-30))
 
 
+Scores = dict[str, dict[str, float]]  # task -> column -> value
+
+
 def probe_table(
     probe_sets: list[ProbeSet], backbones: dict[str, torch.nn.Module], params: Params
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Macro-F1 per task and probe/backbone, and each task's features' effective dimensions."""
+) -> tuple[Scores, Scores]:
+    """Macro-F1 per task and probe / backbone, and each task's features' effective dimensions
+    per backbone."""
     probes: dict[str, Probe] = {"linear": linear_probe, "MLP": mlp_probe(params)}
-    rows, dims = [], []
+    scores: Scores = {}
+    dims: Scores = {}
     for probe_set in probe_sets:
         for backbone_name, model in backbones.items():
             per_window = window_features(probe_set, model, params)
@@ -178,70 +185,61 @@ def probe_table(
                     dim = x.shape[-1] // len(params.images.representations)
                     x = x[..., task.representation * dim : (task.representation + 1) * dim]
                 x = x.reshape(len(task.windows), -1)
-                dims.append((task.name, backbone_name, effective_dims(x)))
+                dims.setdefault(task.name, {})[backbone_name] = effective_dims(x)
                 train, test = task.is_train, ~task.is_train
                 for probe_name, probe in probes.items():
                     pred = probe(x[train], task.labels[train], x[test])
                     score = f1_score(task.labels[test], pred, average="macro")
-                    rows.append((task.name, f"{probe_name} / {backbone_name}", score))
-    scores = pd.DataFrame(rows, columns=["task", "probe / backbone", "macro_f1"])
-    spread = pd.DataFrame(dims, columns=["task", "backbone", "effective_dims"])
-    return (
-        scores.pivot_table(index="task", columns="probe / backbone", values="macro_f1", sort=False),
-        spread.pivot_table(index="task", columns="backbone", values="effective_dims", sort=False),
-    )
+                    scores.setdefault(task.name, {})[f"{probe_name} / {backbone_name}"] = score
+    return scores, dims
+
+
+def table(values: Scores, digits: int) -> str:
+    columns = list(next(iter(values.values())))
+    rows = [[task, *(f"{row[c]:.{digits}f}" for c in columns)] for task, row in values.items()]
+    return markdown_table(["task", *columns], rows)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path("."))
-    parser.add_argument(
+    cli = parser(__doc__)
+    cli.add_argument("--root", type=Path, default=Path("."), help="project root after make run")
+    cli.add_argument(
         "--backbone",
         action="append",
         default=[],
         metavar="NAME=PATH",
         help="another published-format checkpoint to probe (repeatable)",
     )
-    parser.add_argument(
-        "--external",
-        nargs=2,
-        type=Path,
-        metavar=("TRAIN", "TEST"),
-        help="labelled train and test files of an external dataset [default: UCR GunPoint]",
-    )
-    parser.add_argument("--external-format", default="ts", help="a corpus reader format")
-    parser.add_argument("--external-fs", type=float, default=30.0, help="its sampling rate")
-    parser.add_argument(
+    cli.add_argument(
         "--per-representation",
         action="store_true",
         help="also probe each modality's representations one at a time",
     )
-    args = parser.parse_args()
+    args = cli.parse_args()
     params = load_params(args.root / "params.yaml")
     torch.manual_seed(params.pretrain.seed)
-    size = params.model.img_size
+    size = params.images.size
     backbones = {
-        "random init": TinyBioMoE(img_size=size).eval(),
-        "pretrained": load_checkpoint(args.root / "models/backbone/model.pth", size),
+        "random": TinyBioMoE(img_size=size).eval(),
+        "pipeline": load_checkpoint(args.root / "models/backbone/model.pth", size),
     }
     for item in args.backbone:
         name, _, path = item.partition("=")
         backbones[name] = load_checkpoint(Path(path), size)
-    backbones = {name: optimize_for_inference(model) for name, model in backbones.items()}
+    backbones = {name: build_engine(model, "threaded") for name, model in backbones.items()}
 
     probe_sets = [pain_set(params, args.root, args.per_representation)]
-    external = tuple(args.external) if args.external else gunpoint_files()
-    if external is None:
-        print("no external dataset: sktime's GunPoint is not installed and --external not given")
+    gunpoint = gunpoint_files()
+    if gunpoint is None:
+        print("no external task: sktime's GunPoint files are not installed")
     else:
-        name = "GunPoint" if args.external is None else external[0].stem
-        read = ReadSpec(args.external_format, fs=args.external_fs)
-        probe_sets.append(external_set(*external, read, params.ingest.fs, name))
-    scores, spread = probe_table(probe_sets, backbones, params)
+        read = ReadSpec("ts", fs=30.0)
+        probe_sets.append(external_set(*gunpoint, read, params.ingest.fs, "GunPoint"))
+    scores, dims = probe_table(probe_sets, backbones, params)
     print("macro-F1 on the held-out split\n")
-    print(scores.round(3).to_markdown())
+    print(table(scores, 3))
     print("\neffective dimensions of the probed features (participation ratio)\n")
-    print(spread.round(1).to_markdown())
+    print(table(dims, 1))
 
 
 if __name__ == "__main__":

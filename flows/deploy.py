@@ -3,7 +3,7 @@
 ``schedule`` in params.yaml names the deployment, its cron and time zone, and the work pool.
 Both commands need a Prefect server (``PREFECT_API_URL``); the ephemeral API cannot schedule.
 
-    python flows/deploy.py serve                  # this process runs the scheduled runs
+    python flows/deploy.py serve [--cron "0 3 * * *"]   # this process runs the scheduled runs
     python flows/deploy.py deploy [--pool NAME]   # a process work pool's workers run them:
                                                   #   prefect worker start --pool NAME
 """
@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--tracking-uri", default=None, help="default: register.tracking_uri")
     parser.add_argument("--pool", default=None, help="deploy: work pool (schedule.work_pool)")
     parser.add_argument("--source", default=str(PROJECT), help="deploy: where workers get code")
+    parser.add_argument("--cron", default=None, help="serve: this cron, not schedule.cron")
     args = parser.parse_args()
     if not PREFECT_API_URL.value():
         parser.error(
@@ -97,7 +98,7 @@ def main() -> None:
         )
     params_file = args.params or str(ProjectPaths.at(args.root).params)
     if args.command == "serve":
-        serve(args.root, params_file, args.tracking_uri)
+        serve(args.root, params_file, args.tracking_uri, cron=args.cron)
     else:
         deploy(args.root, params_file, args.tracking_uri, args.pool, args.source)
 

@@ -10,7 +10,8 @@ links into the MLflow UI.
 
     python flows/retrain.py                       # one run now, on ./data/raw
     python flows/retrain.py --demo                # generate the demo data first
-    python flows/retrain.py --serve [--cron "0 3 * * *"]   # scheduled: flows/deploy.py serve
+
+On a schedule: ``flows/deploy.py`` (which imports this flow; never the other way).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from pathlib import Path
 from prefect import Flow, flow, task
 from prefect.artifacts import create_markdown_artifact
 
-from biomoe import stages
 from biomoe.config import load_params
 from biomoe.paths import ProjectPaths
 from biomoe.reporting import read_retrain_report
-from biomoe.scaleout_prefect import PrefectRunner, prefect_task_runner
+from biomoe.scaleout.prefect_runner import PrefectRunner, prefect_task_runner
+from biomoe.stages import PIPELINE, stage
 
 SHARDED = ("images", "embed")
 """Stages whose shards are task runs of their own (mapped on the flow's task runner)."""
@@ -34,14 +35,15 @@ SHARDED = ("images", "embed")
 @task
 def run_stage(stage_name: str, root: str, params_file: str, tracking_uri: str | None) -> str:
     """Run one pipeline stage; tasks take paths and names, never DataFrames or models."""
-    stage = getattr(stages, stage_name)
-    output = stage(load_params(params_file), ProjectPaths.at(root), tracking_uri=tracking_uri)
+    output = stage(stage_name)(
+        load_params(params_file), ProjectPaths.at(root), tracking_uri=tracking_uri
+    )
     return str(output)
 
 
 @task
 def make_demo_data(root: str, params_file: str) -> str:
-    return str(stages.demo_data(load_params(params_file), ProjectPaths.at(root)))
+    return str(stage("demo_data")(load_params(params_file), ProjectPaths.at(root)))
 
 
 @task
@@ -68,11 +70,12 @@ def retrain(
     if demo:
         make_demo_data(root, params_file)
     outputs: dict[str, str] = {}
-    for stage in stages.PIPELINE:
-        name = stage.__name__
+    for name in PIPELINE:
         if name in SHARDED:
             params = load_params(params_file)
-            output = stage(params, ProjectPaths.at(root), tracking_uri, runner=PrefectRunner())
+            output = stage(name)(
+                params, ProjectPaths.at(root), tracking_uri, runner=PrefectRunner()
+            )
             outputs[name] = str(output)
         else:
             outputs[name] = run_stage.with_options(name=name, task_run_name=name)(
@@ -93,16 +96,9 @@ def main() -> None:
     parser.add_argument("--params", default=None)
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--demo", action="store_true", help="generate the demo dataset first")
-    parser.add_argument("--serve", action="store_true", help="serve the scheduled deployment")
-    parser.add_argument("--cron", default=None, help="--serve on this cron, not schedule.cron")
     args = parser.parse_args()
     params_file = args.params or str(ProjectPaths.at(args.root).params)
-    if args.serve:
-        from deploy import serve
-
-        serve(args.root, params_file, args.tracking_uri, cron=args.cron)
-    else:
-        configured(params_file)(args.root, args.params, args.tracking_uri, args.demo)
+    configured(params_file)(args.root, args.params, args.tracking_uri, args.demo)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def tiny(params: Params) -> Params:
     """The same pipeline at a size that runs in seconds on a 2-core CPU."""
-    data = params.model_dump(by_alias=True)
+    data = params.model_dump()
     data["demo"].update(subjects={"train": 4, "validation": 2, "test": 1}, n_low=2, n_high=2)
     data["images"].update(size=32, shard_size=16, gallery_per_representation=4)
-    data["model"].update(img_size=32)
     data["pretrain"].update(epochs=1, batch_size=8, warmup_steps=2, checkpoint_every=2, log_every=1)
-    data["pretrain"]["corpus"]["simulated"].update(windows_per_signal=4)
-    data["pretrain"]["corpus"]["packaged"].update(max_windows_per_dataset=4)
+    data["corpus"]["simulated"].update(windows_per_signal=4)
+    data["corpus"]["packaged"].update(max_windows_per_dataset=4)
     data["train"]["mlp"].update(max_epochs=20, patience=5)
     data["evaluate"].update(
         folds=3, bootstrap={"resamples": 100, "confidence": 0.95, "unit": "subject"}
@@ -43,5 +42,5 @@ def demo_raw(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> P
     from biomoe.data.demo import generate_demo_dataset
 
     out = tmp_path_factory.mktemp("demo") / "raw"
-    generate_demo_dataset(out, tiny_params.demo)
+    generate_demo_dataset(out, tiny_params.demo, tiny_params.ingest.fs)
     return out

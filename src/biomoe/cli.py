@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from biomoe import stages
 from biomoe.config import ParamsError, load_params
 from biomoe.errors import BiomoeError
 from biomoe.paths import ProjectPaths
+from biomoe.stages import PIPELINE, stage
 
 if TYPE_CHECKING:
     from biomoe.registry.promote import Decision
@@ -35,23 +35,21 @@ TrackingUri = Annotated[
 ]
 
 
-def _run(
-    stage: Callable[..., Path], root: Path, params_file: Path | None, **kwargs: object
-) -> None:
+def _run(name: str, root: Path, params_file: Path | None, **kwargs: object) -> None:
     paths = ProjectPaths.at(root)
     try:
         params = load_params(params_file or paths.params)
-        output = stage(params, paths, **kwargs)
+        output = stage(name)(params, paths, **kwargs)
     except (BiomoeError, ParamsError) as exc:
-        console.print(f"[bold red]{stage.__name__} failed[/]: {escape(str(exc))}")
+        console.print(f"[bold red]{name} failed[/]: {escape(str(exc))}")
         raise typer.Exit(code=1) from exc
-    console.print(f"[green]{stage.__name__}[/] -> {escape(str(output))}")
+    console.print(f"[green]{name}[/] -> {escape(str(output))}")
 
 
 @app.command("demo-data")
 def demo_data(root: Root = Path("."), params: ParamsFile = None) -> None:
     """Generate the deterministic demo dataset into data/raw (AI4PAIN 2025 layout)."""
-    _run(stages.demo_data, root, params)
+    _run("demo_data", root, params)
 
 
 @app.command("verify-data")
@@ -67,29 +65,27 @@ def verify_data(root: Root = Path(".")) -> None:
     console.print(f"[green]data/raw matches data.dvc[/] ({digest})")
 
 
-def _stage_command(stage: Callable[..., Path], help_text: str) -> None:
+def _stage_command(name: str, help_text: str) -> None:
     def command(
         root: Root = Path("."), params: ParamsFile = None, tracking_uri: TrackingUri = None
     ) -> None:
-        _run(stage, root, params, tracking_uri=tracking_uri)
+        _run(name, root, params, tracking_uri=tracking_uri)
 
     command.__doc__ = help_text
-    app.command(stage.__name__)(command)
+    app.command(name)(command)
 
 
-_stage_command(stages.ingest, "Read data/raw into the windows table data/interim/windows.parquet.")
+_stage_command("ingest", "Read data/raw into the windows table data/interim/windows.parquet.")
+_stage_command("validate", "Check the windows table with Great Expectations; exit 1 on failure.")
+_stage_command("images", "Render every window as images into uint8 shards + index.")
+_stage_command("corpus", "Build the pretraining corpus (simulated, packaged, user sources).")
+_stage_command("embed", "Embed every image with the backbone (content-addressed cache).")
+_stage_command("train", "Train the pain head on fused embeddings; write metrics and plots.")
 _stage_command(
-    stages.validate, "Check the windows table with Great Expectations; exit 1 on failure."
-)
-_stage_command(stages.images, "Render every window as images into uint8 shards + index.")
-_stage_command(stages.corpus, "Build the pretraining corpus (simulated, packaged, user sources).")
-_stage_command(stages.embed, "Embed every image with the backbone (content-addressed cache).")
-_stage_command(stages.train, "Train the pain head on fused embeddings; write metrics and plots.")
-_stage_command(
-    stages.evaluate,
+    "evaluate",
     "Results table (per modality, representation, fusion, baselines) under evaluate.protocol.",
 )
-_stage_command(stages.register, "Register pain-classifier in MLflow and apply promotion rules.")
+_stage_command("register", "Register pain-classifier in MLflow and apply promotion rules.")
 
 
 @app.command("pretrain")
@@ -102,7 +98,7 @@ def pretrain(
     ] = False,
 ) -> None:
     """Multi-task pretraining of the backbone under torchrun (pretrain.nproc processes)."""
-    _run(stages.pretrain, root, params, tracking_uri=tracking_uri, resume=resume)
+    _run("pretrain", root, params, tracking_uri=tracking_uri, resume=resume)
 
 
 @app.command("run")
@@ -110,8 +106,8 @@ def run_all(
     root: Root = Path("."), params: ParamsFile = None, tracking_uri: TrackingUri = None
 ) -> None:
     """Every stage after data/raw, in order (without DVC or Prefect)."""
-    for stage in stages.PIPELINE:
-        _run(stage, root, params, tracking_uri=tracking_uri)
+    for name in PIPELINE:
+        _run(name, root, params, tracking_uri=tracking_uri)
 
 
 @app.command("predict")
@@ -137,15 +133,15 @@ def predict(
     """Score every sample of an AI4PAIN-layout folder with a registered pain-classifier."""
     from mlflow.exceptions import MlflowException
 
-    from biomoe.classify.batch_predict import ServedModel, predict_folder
     from biomoe.registry.promote import CHAMPION
     from biomoe.registry.tracking import resolve_tracking_uri
+    from biomoe.serve.batch import ServedModel, predict_folder
 
     paths = ProjectPaths.at(root)
     try:
         config = load_params(params or paths.params)
-        uri = model_uri or f"models:/{config.registry.model_name}@{CHAMPION}"
-        store = resolve_tracking_uri(tracking_uri or config.registry.tracking_uri, paths.root)
+        uri = model_uri or f"models:/{config.register.model_name}@{CHAMPION}"
+        store = resolve_tracking_uri(tracking_uri or config.register.tracking_uri, paths.root)
         served = ServedModel.load(uri, store)
         target = out or paths.root / "predictions" / f"{split}.csv"
         table = predict_folder(
@@ -183,12 +179,12 @@ def promote(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Make VERSION champion if it beats the champion by register.promotion.margin."""
-    from biomoe.registry.manage import promote_by_hand
+    from biomoe.serve.manage import promote_by_hand
 
     paths = ProjectPaths.at(root)
     _registry_action(
         lambda: promote_by_hand(
-            load_params(params or paths.params), paths, version, force, tracking_uri
+            load_params(params or paths.params).register, paths, version, force, tracking_uri
         ),
         "promote",
     )
@@ -204,12 +200,34 @@ def rollback(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Give champion back to the previous champion (or to --to VERSION)."""
-    from biomoe.registry.manage import roll_back
+    from biomoe.serve.manage import roll_back
 
     paths = ProjectPaths.at(root)
     _registry_action(
-        lambda: roll_back(load_params(params or paths.params), paths, to, tracking_uri), "rollback"
+        lambda: roll_back(load_params(params or paths.params).register, paths, to, tracking_uri),
+        "rollback",
     )
+
+
+@app.command("representations")
+def representations(
+    windows: Annotated[Path, typer.Argument(help="windows table (parquet), as ingest writes")],
+    out: Annotated[Path, typer.Argument(help="PNG to write")],
+    root: Root = Path("."),
+    params: ParamsFile = None,
+) -> None:
+    """The README's picture: one sample's windows in every representation (images params)."""
+    from biomoe.data.windows import read_windows
+    from biomoe.imaging.grid import save_representation_grid
+
+    paths = ProjectPaths.at(root)
+    try:
+        images = load_params(params or paths.params).images
+        written = save_representation_grid(read_windows(windows), images, out)
+    except (BiomoeError, ParamsError) as exc:
+        console.print(f"[bold red]representations failed[/]: {escape(str(exc))}")
+        raise typer.Exit(code=1) from exc
+    console.print(f"[green]representations[/] -> {escape(str(written))}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+BACKBONE_CHECKPOINT = "model.pth"
+"""A backbone folder (``models/backbone``, a registry version) holds the checkpoint in the
+published format under this name ..."""
+BACKBONE_CARD = "model.json"
+"""... and its card (what it was trained on, how well) under this one."""
+
 
 @dataclass(frozen=True)
 class ProjectPaths:
@@ -44,7 +50,7 @@ class ProjectPaths:
 
     @property
     def backbone(self) -> Path:
-        return self.backbone_dir / "model.pth"
+        return self.backbone_dir / BACKBONE_CHECKPOINT
 
     @property
     def embeddings(self) -> Path:

@@ -20,9 +20,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from biomoe.config import Params, PromotionParams
+from biomoe.config import Params
 from biomoe.io import sha256_file
-from biomoe.registry.rescore import rescorer
+from biomoe.registry.params import PromotionParams
+from biomoe.serve.rescore import rescorer
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -16,18 +16,27 @@ from mlflow import MlflowClient
 
 from biomoe.config import Params
 from biomoe.embed.extract import embed_images
-from biomoe.embed.source import registry_cache_dir, resolve_backbone
 from biomoe.errors import CheckpointError
-from biomoe.imaging import write_image_shards
+from biomoe.imaging.shards import write_image_shards
 from biomoe.io import sha256_file
-from biomoe.model import TinyBioMoE, save_checkpoint
+from biomoe.model.checkpoint import save_checkpoint
+from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.paths import ProjectPaths
 from biomoe.registry.backbone import SHA_TAG, follow_classifier, register_backbone
 from biomoe.registry.promote import CHALLENGER, CHAMPION
+from biomoe.registry.source import ResolvedBackbone, registry_cache_dir, resolve_backbone
 
 pytestmark = pytest.mark.slow
 
 TAGS = {"git_commit": "0" * 40, "params_sha256": "p" * 64}
+
+
+def resolve(
+    params: Params, paths: ProjectPaths, tracking_uri: str | None = None
+) -> ResolvedBackbone:
+    """The backbone ``params.embed.backbone`` names, as the embed stage resolves it."""
+    uri = tracking_uri or params.register.tracking_uri
+    return resolve_backbone(params.embed.backbone, paths, params.images.size, uri)
 
 
 def _with(params: Params, **changes: Any) -> Params:
@@ -86,7 +95,7 @@ def registry(mlflow_server: str, tiny_params: Params, tmp_path: Path) -> tuple[P
 
 def _register(params: Params, checkpoint: Path, card: Path | None) -> dict[str, str]:
     with mlflow.start_run():
-        return register_backbone(checkpoint, card, params, TAGS)
+        return register_backbone(checkpoint, card, params.register.backbone_name, TAGS)
 
 
 def test_versions_aliases_tags_and_embedding_by_alias(
@@ -121,7 +130,7 @@ def test_versions_aliases_tags_and_embedding_by_alias(
 
     root = tmp_path / "project"
     paths = ProjectPaths.at(root)
-    resolved = resolve_backbone(_registry_source(params, name=name, alias=CHAMPION), paths)
+    resolved = resolve(_registry_source(params, name=name, alias=CHAMPION), paths)
     assert resolved.sha256 == sha256_file(second_ckpt)
     assert resolved.path == registry_cache_dir(paths) / resolved.sha256 / "model.pth"
     assert json.loads(resolved.card.read_text())["corpus_sha256"] == "d" * 64
@@ -136,7 +145,7 @@ def test_versions_aliases_tags_and_embedding_by_alias(
     assert from_registry.n_computed == from_registry.n_images > 0 and from_file.n_computed == 0
 
     by_version = _registry_source(params, name=name, version=1)
-    assert resolve_backbone(by_version, paths).sha256 == sha256_file(first_ckpt)
+    assert resolve(by_version, paths).sha256 == sha256_file(first_ckpt)
 
 
 def test_bad_registry_references_and_damaged_downloads(
@@ -149,26 +158,26 @@ def test_bad_registry_references_and_damaged_downloads(
     paths = ProjectPaths.at(tmp_path / "project")
 
     with pytest.raises(CheckpointError, match=r"registered model 'no-such-model' not found"):
-        resolve_backbone(_registry_source(params, name="no-such-model", alias=CHAMPION), paths)
+        resolve(_registry_source(params, name="no-such-model", alias=CHAMPION), paths)
     with pytest.raises(CheckpointError, match=rf"{name}' has no alias 'gold'.*champion->v1"):
-        resolve_backbone(_registry_source(params, name=name, alias="gold"), paths)
+        resolve(_registry_source(params, name=name, alias="gold"), paths)
     with pytest.raises(CheckpointError, match=r"has no version 7"):
-        resolve_backbone(_registry_source(params, name=name, version=7), paths)
+        resolve(_registry_source(params, name=name, version=7), paths)
 
     champion = _registry_source(params, name=name, alias=CHAMPION)
-    good = resolve_backbone(champion, paths)
+    good = resolve(champion, paths)
     good.path.write_bytes(b"damaged in the local cache")
-    assert resolve_backbone(champion, paths).sha256 == good.sha256
+    assert resolve(champion, paths).sha256 == good.sha256
 
     client.set_model_version_tag(name, "1", SHA_TAG, "f" * 64)
     shutil.rmtree(registry_cache_dir(paths))
     with pytest.raises(CheckpointError, match=r"downloaded model\.pth has sha256 .* says f{64}"):
-        resolve_backbone(champion, paths)
+        resolve(champion, paths)
     assert not registry_cache_dir(paths).exists() or not any(registry_cache_dir(paths).iterdir())
 
     client.set_model_version_tag(name, "1", SHA_TAG, "../../escape")
     with pytest.raises(CheckpointError, match=r"tag 'checkpoint_sha256' is '\.\./\.\./escape'"):
-        resolve_backbone(champion, paths)
+        resolve(champion, paths)
 
 
 def test_an_unusable_checkpoint_is_never_registered(

@@ -17,8 +17,9 @@ from tests.unit.imaging.conftest import windows_table
 
 from biomoe.config import Params
 from biomoe.embed.extract import CACHE_DIR, embed_images
-from biomoe.imaging import write_image_shards
-from biomoe.model import TinyBioMoE, save_checkpoint
+from biomoe.imaging.shards import write_image_shards
+from biomoe.model.checkpoint import save_checkpoint
+from biomoe.model.tiny_biomoe import TinyBioMoE
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from biomoe.config import Params, PromotionParams
+from biomoe.config import Params
+from biomoe.registry.params import PromotionParams
 from biomoe.registry.promote import (
     CHALLENGER,
     CHAMPION,

@@ -10,12 +10,14 @@ import torch
 from distributed import get_task_stream
 from tests.unit.imaging.conftest import windows_table
 
-from biomoe.config import DaskRunnerParams, Params
+from biomoe.config import Params
 from biomoe.data.windows import WINDOW_COLUMNS, write_windows
 from biomoe.embed.extract import embed_images
-from biomoe.imaging import write_image_shards
-from biomoe.model import TinyBioMoE, save_checkpoint
-from biomoe.scaleout import DaskRunner, LocalRunner, Runner
+from biomoe.imaging.shards import write_image_shards
+from biomoe.model.checkpoint import save_checkpoint
+from biomoe.model.tiny_biomoe import TinyBioMoE
+from biomoe.scaleout.params import DaskRunnerParams
+from biomoe.scaleout.runners import DaskRunner, LocalRunner, Runner
 
 pytestmark = pytest.mark.slow
 

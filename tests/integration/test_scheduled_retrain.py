@@ -197,7 +197,7 @@ def test_a_served_deployment_retrains_on_trigger_and_reports(
     metrics = json.loads((root / "metrics" / "classifier.json").read_text())
     assert artifact.type == "markdown"
     report = artifact.data
-    model = params.registry.model_name
+    model = params.register.model_name
     assert f"`{model}` version {receipt['version']}" in report
     assert f"models:/{model}/{receipt['version']}" in report
     for key, value in flatten(metrics).items():

@@ -31,12 +31,13 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from biomoe import stages
 from biomoe.cli import app
 from biomoe.config import Params
 from biomoe.data.ai4pain import read_ai4pain_split
-from biomoe.model import TinyBioMoE, save_checkpoint
+from biomoe.model.checkpoint import save_checkpoint
+from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.paths import ProjectPaths
+from biomoe.stages import stage
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +66,8 @@ def workspace(
     )
     (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     params, paths = Params.model_validate(data), ProjectPaths.at(root)
-    for stage in (stages.ingest, stages.images, stages.embed, stages.train, stages.register):
-        stage(params, paths, tracking_uri=mlflow_server)
+    for name in ("ingest", "images", "embed", "train", "register"):
+        stage(name)(params, paths, tracking_uri=mlflow_server)
     receipt = json.loads(paths.registry_receipt.read_text())
     assert (receipt["model_name"], receipt["alias"]) == (NAME, "champion")
     return root

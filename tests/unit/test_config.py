@@ -23,7 +23,7 @@ def _raw() -> dict:
 def test_project_params_load_and_flatten(params: Params) -> None:
     flat = params.as_flat_dict()
     assert flat["train.mlp.lr"] == params.train.mlp.lr
-    assert flat["validate.max_nan_fraction"] == params.validate_.max_nan_fraction
+    assert flat["validate.max_nan_fraction"] == params.validate.max_nan_fraction
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:
@@ -40,11 +40,21 @@ def test_missing_value_is_named(tmp_path: Path) -> None:
         load_params(_write(tmp_path, data))
 
 
-def test_image_size_must_match_model(tmp_path: Path) -> None:
+def test_image_size_the_model_cannot_take_is_named(tmp_path: Path) -> None:
     data = _raw()
-    data["model"]["img_size"] = 64
-    with pytest.raises(ParamsError, match="img_size"):
+    data["images"]["size"] = 100
+    with pytest.raises(ParamsError, match=r"images\.size \(100\) must be a multiple of 32"):
         load_params(_write(tmp_path, data))
+
+
+def test_one_key_per_fact(params: Params) -> None:
+    """The image size and the sampling rate are each one key; sections are their attributes."""
+    flat = params.as_flat_dict()
+    assert [k for k in flat if k.endswith((".size", ".img_size"))] == ["images.size"]
+    assert [k for k in flat if k.endswith(".fs")] == ["ingest.fs"]
+    assert set(type(params).model_fields) == set(_raw())
+    assert params.validate.min_seconds == _raw()["validate"]["min_seconds"]
+    assert params.register.model_name == _raw()["register"]["model_name"]
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ modalities; features are standardised inside the pipeline, so the fitted object 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from sklearn.svm import SVC
 
 from biomoe.classify.fusion import FusedSet, sample_table
 from biomoe.classify.heads import class_weights
-from biomoe.config import SvmBaselineParams
+from biomoe.classify.params import SvmBaselineParams
 from biomoe.errors import DataError
 
 STATISTICS = (
@@ -102,3 +103,15 @@ def fit_svm(
         ),
     )
     return model.fit(x, y)
+
+
+def random_backbone(path: Path, img_size: int, seed: int) -> Path:
+    """A random-init Tiny-BioMoE checkpoint from ``seed`` (the evaluation's untrained control);
+    the same seed writes the same bytes, so its embeddings are cached like any backbone's."""
+    import torch
+
+    from biomoe.model.checkpoint import save_checkpoint
+    from biomoe.model.tiny_biomoe import TinyBioMoE
+
+    torch.manual_seed(seed)
+    return save_checkpoint(TinyBioMoE(img_size=img_size), path)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from biomoe.classify.metrics import metrics_from_confusion
-from biomoe.config import BootstrapParams
+from biomoe.classify.params import BootstrapParams
 
 
 def unit_confusions(

@@ -20,9 +20,10 @@ from biomoe.classify.bootstrap import bootstrap_intervals
 from biomoe.classify.fusion import FeatureLayout, FusedSet, fuse
 from biomoe.classify.heads import fit_head
 from biomoe.classify.metrics import confusion, label_ids, metrics_from_confusion
+from biomoe.classify.params import EvaluateParams, TrainParams
 from biomoe.classify.protocols import make_folds
 from biomoe.classify.train import layout_of
-from biomoe.config import PAIN_LABELS, EvaluateParams, TrainParams
+from biomoe.data.params import PAIN_LABELS
 from biomoe.errors import DataError
 
 FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]

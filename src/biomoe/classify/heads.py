@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from biomoe.classify.head import PainHead
-from biomoe.config import TrainParams
+from biomoe.classify.params import TrainParams
 from biomoe.io import atomic_path
 from biomoe.seeding import seed_everything
 

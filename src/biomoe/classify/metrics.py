@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
 
-from biomoe.config import PAIN_LABELS
+from biomoe.data.params import PAIN_LABELS
 
 
 def label_ids(labels: pd.Series) -> np.ndarray:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 
-from biomoe.config import PAIN_LABELS, EvaluateParams
+from biomoe.classify.params import EvaluateParams
+from biomoe.data.params import PAIN_LABELS
 from biomoe.errors import DataError
 
 LABELLED_SPLITS = ("train", "validation")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -11,8 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from biomoe.classify.evaluate import GROUPS, Evaluation
-from biomoe.config import PAIN_LABELS
-from biomoe.io import atomic_path
+from biomoe.data.params import PAIN_LABELS
+from biomoe.io import atomic_path, write_json
 from biomoe.plots import save_figure
 
 COLOURS = dict(zip(GROUPS, ("tab:blue", "tab:green", "tab:purple", "tab:grey"), strict=True))
@@ -74,3 +75,21 @@ def save_evaluation_plot(evaluation: Evaluation, path: Path) -> None:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def write_evaluation(evaluation: Evaluation, metrics: Path, report: Path, plot: Path) -> None:
+    """The evaluate stage's outputs: the table as JSON (a DVC metric), markdown and a plot."""
+    write_json(metrics, evaluation.as_dict())
+    write_markdown(evaluation, report)
+    save_evaluation_plot(evaluation, plot)
+
+
+def tracked_metrics(evaluation: Evaluation) -> dict[str, float]:
+    """What the evaluate stage logs to MLflow: each row's macro-F1 (``<row>.macro_f1``) and
+    every metric of the configured fusion (``configured.<metric>``)."""
+    logged = {}
+    for row in evaluation.rows:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", row.name).strip("_")
+        logged[f"{slug}.macro_f1"] = float(row.metrics["macro_f1"])
+    configured = evaluation.configured.metrics
+    return logged | {f"configured.{k}": float(v) for k, v in configured.items()}

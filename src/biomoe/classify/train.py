@@ -13,7 +13,8 @@ import pandas as pd
 from biomoe.classify.fusion import FeatureLayout, FusedSet, fuse
 from biomoe.classify.heads import Curves, FittedHead, fit_head, load_head
 from biomoe.classify.metrics import classification_metrics, confusion, label_ids
-from biomoe.config import PAIN_LABELS, TrainParams
+from biomoe.classify.params import TrainParams
+from biomoe.data.params import PAIN_LABELS
 from biomoe.errors import DataError
 from biomoe.io import write_json
 from biomoe.plots import save_confusion_matrix, save_curves

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from biomoe.config import SPLITS, IngestParams
+from biomoe.data.params import SPLITS, IngestParams
 from biomoe.data.segments import REST_LABEL, SEGMENT_NAME_RULE, segment_label
 from biomoe.data.windows import (
     WINDOW_COLUMNS,

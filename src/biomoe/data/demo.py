@@ -2,7 +2,7 @@
 
 ``<out_dir>/{train,validation,test}/{Bvp,Eda,Resp,SpO2}/<subject>.csv``: one column per segment
 (``Baseline``, then the LOW/HIGH stimuli in a seeded random order with ``REST_<n>`` between them),
-columns of unequal length NaN-padded (empty cells) to the longest, sampled at ``params.fs``.
+columns of unequal length NaN-padded (empty cells) to the longest, sampled at ``ingest.fs``.
 Subject ``k`` (``S001``, ``S002``, ... numbered across train, validation, test) is simulated as one
 continuous session from the seed sequence ``[seed, k]`` and cut into its segments, so its files
 depend only on the seed, its number and the segment parameters. The same parameters give
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from biomoe.config import MODALITIES, SPLITS, DemoParams
+from biomoe.data.params import MODALITIES, SPLITS, DemoParams
 from biomoe.data.physiology import INTENSITY, Stimulus, SubjectProfile, simulate_session
 from biomoe.data.segments import segment_name
 from biomoe.io import atomic_dir, sha256_tree
@@ -45,8 +45,9 @@ class _Segment:
     length: int
 
 
-def generate_demo_dataset(out_dir: Path, params: DemoParams) -> DemoSummary:
-    """Write the demo dataset to ``out_dir``, replacing it whole only once every file is written."""
+def generate_demo_dataset(out_dir: Path, params: DemoParams, fs: int) -> DemoSummary:
+    """Write the demo dataset, sampled at ``fs`` Hz, to ``out_dir``, replacing it whole only
+    once every file is written."""
     out_dir = Path(out_dir)
     subjects = subject_ids(params)
     n_segments = n_files = 0
@@ -57,7 +58,7 @@ def generate_demo_dataset(out_dir: Path, params: DemoParams) -> DemoSummary:
                 (tmp / split / modality).mkdir(parents=True)
             for subject in subjects[split]:
                 number += 1
-                segments, signals = _simulate_subject(params, number)
+                segments, signals = _simulate_subject(params, fs, number)
                 n_segments += len(segments)
                 for modality in MODALITIES:
                     path = tmp / split / modality / f"{subject}.csv"
@@ -85,12 +86,12 @@ def subject_ids(params: DemoParams) -> dict[str, tuple[str, ...]]:
 
 
 def _simulate_subject(
-    params: DemoParams, number: int
+    params: DemoParams, fs: int, number: int
 ) -> tuple[list[_Segment], dict[str, np.ndarray]]:
     schedule_rng, profile_rng, session_rng = (
         np.random.default_rng(seq) for seq in np.random.SeedSequence([params.seed, number]).spawn(3)
     )
-    segments = _schedule(params, schedule_rng)
+    segments = _schedule(params, fs, schedule_rng)
     stimuli = [
         Stimulus(onset=s.start, length=s.length, intensity=INTENSITY[s.label])
         for s in segments
@@ -98,11 +99,11 @@ def _simulate_subject(
     ]
     n_samples = segments[-1].start + segments[-1].length
     profile = SubjectProfile.draw(profile_rng)
-    signals = simulate_session(profile, stimuli, n_samples, params.fs, session_rng)
+    signals = simulate_session(profile, stimuli, n_samples, fs, session_rng)
     return segments, signals
 
 
-def _schedule(params: DemoParams, rng: np.random.Generator) -> list[_Segment]:
+def _schedule(params: DemoParams, fs: int, rng: np.random.Generator) -> list[_Segment]:
     """Baseline, then the stimuli in random order with a rest between consecutive stimuli."""
     order = rng.permutation(["low"] * params.n_low + ["high"] * params.n_high)
     plan: list[tuple[str, str | None, float]] = [("Baseline", "No", params.baseline_seconds)]
@@ -117,7 +118,7 @@ def _schedule(params: DemoParams, rng: np.random.Generator) -> list[_Segment]:
     start = 0
     for name, label, seconds in plan:
         jitter = rng.uniform(-params.segment_jitter_seconds, params.segment_jitter_seconds)
-        length = max(1, round((seconds + jitter) * params.fs))
+        length = max(1, round((seconds + jitter) * fs))
         segments.append(_Segment(name, label, start, length))
         start += length
     return segments

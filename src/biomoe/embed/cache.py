@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from biomoe.io import atomic_path
-from biomoe.model import EMBED_DIM
+from biomoe.model.spec import EMBED_DIM
 
 RECORD = np.dtype([("key", "S64"), ("vector", "<f4", (EMBED_DIM,))])
 

@@ -22,11 +22,11 @@ from torch import nn
 
 from biomoe.embed.cache import EmbeddingCache
 from biomoe.errors import CheckpointError, DataError
-from biomoe.imaging import read_image_index
-from biomoe.io import atomic_path
-from biomoe.model import file_sha256, load_checkpoint
-from biomoe.model.inference import Engine, optimize_for_inference
-from biomoe.scaleout import LocalRunner, Runner
+from biomoe.imaging.shards import read_image_index
+from biomoe.io import atomic_path, sha256_file
+from biomoe.model.engines import Engine
+from biomoe.model.inference import load_engine
+from biomoe.scaleout.runners import LocalRunner, Runner
 
 TABLE = "embeddings.parquet"
 CACHE_DIR = "cache"
@@ -74,8 +74,7 @@ def backbone_for(path: Path, sha256: str, img_size: int, engine: Engine) -> nn.M
     """The backbone ready for inference with ``engine``, loaded once per thread and checkpoint."""
     key = (str(path), sha256, img_size, engine)
     if getattr(_models, "key", None) != key:
-        model = load_checkpoint(path, img_size=img_size).eval()
-        _models.model = optimize_for_inference(model, engine)
+        _models.model = load_engine(path, engine, img_size)
         _models.key = key
     return _models.model
 
@@ -138,7 +137,7 @@ def embed_images(
     A backbone that cannot be loaded raises ``CheckpointError`` before anything is written.
     """
     index = read_image_index(images_dir)
-    backbone_sha = file_sha256(backbone_path)
+    backbone_sha = sha256_file(backbone_path)
     cache_dir = out_dir / CACHE_DIR
     jobs = plan_embedding(
         index,

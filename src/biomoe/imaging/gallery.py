@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from biomoe.config import MODALITIES, PAIN_LABELS
+from biomoe.data.params import MODALITIES, PAIN_LABELS
 from biomoe.io import atomic_path
 
 CAPTIONS = {

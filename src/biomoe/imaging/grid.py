@@ -1,14 +1,13 @@
 """The README's overview picture: one sample's windows (a row per modality) in every
 representation (a column each), rendered with the pipeline's own parameters.
 
-    python -m biomoe.imaging.grid data/interim/windows.parquet docs/representations.png
+    biomoe representations data/interim/windows.parquet docs/representations.png
 
 matplotlib is used only to lay the images out and label them.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,8 +15,9 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from biomoe.config import MODALITIES, PAIN_LABELS, ImageParams, load_params
+from biomoe.data.params import MODALITIES, PAIN_LABELS
 from biomoe.errors import DataError
+from biomoe.imaging.params import ImageParams
 from biomoe.imaging.render import REPRESENTATIONS, render_batch
 from biomoe.io import atomic_path
 
@@ -89,21 +89,3 @@ def save_representation_grid(
     with atomic_path(out_path) as tmp:
         figure.savefig(tmp, format="png", dpi=80, metadata={"Software": None})
     return out_path
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("windows", type=Path, help="windows table (parquet), as ingest writes")
-    parser.add_argument("out", type=Path, help="PNG to write")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args(argv)
-    from biomoe.data.windows import read_windows
-
-    path = save_representation_grid(
-        read_windows(args.windows), load_params(args.params).images, args.out
-    )
-    print(path)
-
-
-if __name__ == "__main__":
-    main()

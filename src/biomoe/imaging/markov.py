@@ -20,8 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from biomoe.config import ImageParams
 from biomoe.imaging.colormap import COLORMAPS, LEVELS, colorize
+from biomoe.imaging.params import ImageParams
 from biomoe.imaging.signals import clean_signal, groups, segment_bounds
 
 

@@ -19,8 +19,8 @@ from functools import cache, lru_cache
 
 import numpy as np
 
-from biomoe.config import ImageParams
 from biomoe.imaging.colormap import COLORMAPS, colorize
+from biomoe.imaging.params import ImageParams
 from biomoe.imaging.signals import clean_signal
 from biomoe.imaging.stft import stft_groups
 

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from biomoe.config import ImageParams, RecurrenceParams
 from biomoe.imaging.colormap import COLORMAPS, LEVELS, colorize
+from biomoe.imaging.params import ImageParams, RecurrenceParams
 from biomoe.imaging.signals import clean_signal, paa
 
 

@@ -21,10 +21,10 @@ from typing import Protocol
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from biomoe.config import ImageParams
 from biomoe.imaging import recurrence, scalogram
 from biomoe.imaging.gramian import render_gadf, render_gasf
 from biomoe.imaging.markov import render_mtf
+from biomoe.imaging.params import ImageParams
 from biomoe.imaging.phase import render_phase
 from biomoe.imaging.recurrence import render_recurrence
 from biomoe.imaging.scalogram import render_scalogram

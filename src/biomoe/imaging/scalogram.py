@@ -29,8 +29,8 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
-from biomoe.config import ImageParams, ScalogramParams
 from biomoe.imaging.colormap import COLORMAPS, LEVELS, colorize
+from biomoe.imaging.params import ImageParams, ScalogramParams
 from biomoe.imaging.resize import resize_rows
 from biomoe.imaging.signals import clean_signal, groups, is_flat
 

@@ -4,10 +4,10 @@ an index ``<out_dir>/index.parquet`` that addresses each image by window and rep
 
 Shards are content-addressed: a shard holds up to ``shard_size`` windows of one subject (in
 ``window_id`` order), and its ``key`` hashes the windows' ids and samples, the representation's
-parameters and the imaging code. A re-run renders only shards whose key is new (new or changed
-recordings, changed parameters or code) and links the others from the previous output, so
-adding a subject renders that subject's windows only. The bytes depend on the table's content,
-never on its row order or on the runner (``biomoe.scaleout``) that ran the shards.
+parameters and the pixels' :data:`RENDERING_VERSION`. A re-run renders only shards whose key is
+new (new or changed recordings, parameters or rendering) and links the others from the previous
+output, so adding a subject renders that subject's windows only. The bytes depend on the table's
+content, never on its row order or on the runner (``biomoe.scaleout``) that ran the shards.
 
 A window that breaks an input rule (``signals.prepare``) stops the stage with a ``DataError``
 naming its ``window_id`` and ``source_file``. The new directory is built beside ``out_dir`` and
@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +28,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from biomoe.config import ImageParams
 from biomoe.errors import DataError
 from biomoe.imaging.gallery import save_gallery, select_gallery
+from biomoe.imaging.params import ImageParams
 from biomoe.imaging.render import render_batch
 from biomoe.imaging.sources import WindowSource, as_source
 from biomoe.io import atomic_dir, atomic_path
-from biomoe.scaleout import LocalRunner, Runner
+from biomoe.scaleout.runners import LocalRunner, Runner
 
 INDEX_FILE = "index.parquet"
 INDEX_SCHEMA = pa.schema(
@@ -60,13 +59,13 @@ REPRESENTATION_PARAMS = {
 """The ``images.<section>`` parameters each representation's pixels depend on (besides size)."""
 
 
-@cache
-def code_fingerprint() -> str:
-    """sha256 of the imaging package's source: new rendering code means new shard keys."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+RENDERING_VERSION = "cac9615049250d756cbc8372bc862df33c6eb0eed67b90da9f03d026863d4025"
+"""Stamp of the pixels the imaging code draws; part of every shard key. Give it a new value
+whenever a change makes any representation draw other bytes:
+``tests/unit/imaging/test_rendering_version.py`` renders a fixed set of windows in every
+representation and fails until this stamp and the digests recorded beside the test change
+together. (It began as the sha256 of the imaging source it replaced, so the caches kept
+their keys; unlike that hash, a change that leaves every pixel as it was re-renders nothing.)"""
 
 
 def _write_index(index: pd.DataFrame, path: Path) -> None:
@@ -122,7 +121,7 @@ def plan_shards(
         ]
     jobs = []
     for representation in params.representations:
-        prefix = f"{code_fingerprint()}\0{representation}\0{_settings(params, representation)}"
+        prefix = f"{RENDERING_VERSION}\0{representation}\0{_settings(params, representation)}"
         for chunk in chunks:
             key = hashlib.sha256("\0".join([prefix, *chunk["digest"]]).encode()).hexdigest()
             jobs.append(
@@ -270,3 +269,11 @@ def load_images(out_dir: Path, index_rows: pd.DataFrame) -> np.ndarray:
             images = np.empty((len(rows), *stored.shape[1:]), dtype=np.uint8)
         images[group.index.to_numpy()] = stored[wanted]
     return images if images is not None else np.empty((0, 3, 0, 0), dtype=np.uint8)
+
+
+def shards_of(out_dir: Path) -> set[str]:
+    """The shards the index in ``out_dir`` addresses (none when there is no readable index)."""
+    try:
+        return set(read_image_index(out_dir)["shard"])
+    except DataError:
+        return set()

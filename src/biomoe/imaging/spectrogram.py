@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from biomoe.config import ImageParams
 from biomoe.imaging.colormap import COLORMAPS, LEVELS, colorize
+from biomoe.imaging.params import ImageParams
 from biomoe.imaging.resize import resize
 from biomoe.imaging.signals import clean_signal
 from biomoe.imaging.stft import stft_groups

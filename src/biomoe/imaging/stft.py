@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from biomoe.config import SpectrogramParams
+from biomoe.imaging.params import SpectrogramParams
 from biomoe.imaging.signals import groups, is_flat
 
 BLOCK = 4

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from biomoe.config import ImageParams
+from biomoe.imaging.params import ImageParams
 from biomoe.imaging.signals import (
     FLAT_TOLERANCE,
     clean_signal,

@@ -28,7 +28,7 @@ def _ffn_residual(dim: int) -> Residual:
     return Residual(PointwiseFFN(dim, dim * 2))
 
 
-class EfficientViTBlock(nn.Module):
+class EfficientViTBlock(nn.Sequential):
     """Sandwich block: depth-wise conv, FFN, windowed attention, depth-wise conv, FFN (all
     residual)."""
 
@@ -49,9 +49,6 @@ class EfficientViTBlock(nn.Module):
         )
         self.dw1 = _depthwise_residual(dim, bn_weight_init=0.0)
         self.ffn1 = _ffn_residual(dim)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.ffn1(self.dw1(self.mixer(self.ffn0(self.dw0(x)))))
 
 
 class EfficientViTExpert(nn.Module):
@@ -95,8 +92,12 @@ class EfficientViTExpert(nn.Module):
         self.num_stages = len(embed_dims)
         self.embed_dim = embed_dims[-1]
 
+    def stages(self) -> list[nn.Sequential]:
+        """``blocks1 .. blocksN``, in order."""
+        return [getattr(self, f"blocks{i}") for i in range(1, self.num_stages + 1)]
+
     def forward(self, x: Tensor) -> Tensor:
         x = self.patch_embed(x)
-        for i in range(1, self.num_stages + 1):
-            x = getattr(self, f"blocks{i}")(x)
+        for stage in self.stages():
+            x = stage(x)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)

@@ -116,16 +116,28 @@ class SpectFormerExpert(nn.Module):
         self.embed_dim = embed_dims[-1]
         self.apply(init_spectformer_weights)
 
+    def stages(self) -> list[tuple[nn.Module, nn.ModuleList, nn.LayerNorm]]:
+        """``(patch_embed{i}, block{i}, norm{i})`` of each stage, in order. The last stage's
+        norm is applied to the class token, after ``post_network``."""
+        return [
+            (
+                getattr(self, f"patch_embed{i}"),
+                getattr(self, f"block{i}"),
+                getattr(self, f"norm{i}"),
+            )
+            for i in range(1, self.num_stages + 1)
+        ]
+
     def forward(self, x: Tensor) -> Tensor:
         b = x.shape[0]
-        for i in range(1, self.num_stages + 1):
-            x, height, width = getattr(self, f"patch_embed{i}")(x)
-            for block in getattr(self, f"block{i}"):
+        stages = self.stages()
+        for i, (embed, blocks, norm) in enumerate(stages, 1):
+            x, height, width = embed(x)
+            for block in blocks:
                 x = block(x, height, width)
-            if i != self.num_stages:
-                x = getattr(self, f"norm{i}")(x)
-                x = x.reshape(b, height, width, -1).permute(0, 3, 1, 2).contiguous()
+            if i < len(stages):
+                x = norm(x).reshape(b, height, width, -1).permute(0, 3, 1, 2).contiguous()
         x = torch.cat([x.mean(dim=1, keepdim=True), x], dim=1)
         for block in self.post_network:
             x = block(x)
-        return getattr(self, f"norm{self.num_stages}")(x[:, 0])
+        return stages[-1][2](x[:, 0])

@@ -7,22 +7,8 @@ from torch import Tensor, nn
 
 from biomoe.model.efficientvit import EfficientViTExpert
 from biomoe.model.layers import ExpertGate
+from biomoe.model.spec import EMBED_DIM, EXPERT_DIM, check_img_size
 from biomoe.model.spectformer import SpectFormerExpert
-
-EXPERT_DIM = 96
-EMBED_DIM = 2 * EXPERT_DIM
-IMG_SIZE_MULTIPLE = 32
-
-
-def check_img_size(img_size: int) -> int:
-    """Return ``img_size`` if the experts can be built for it (a positive multiple of 32)."""
-    if isinstance(img_size, bool) or not isinstance(img_size, int):
-        raise TypeError(f"img_size must be an int, got {type(img_size).__name__}")
-    if img_size <= 0 or img_size % IMG_SIZE_MULTIPLE:
-        raise ValueError(
-            f"img_size must be a positive multiple of {IMG_SIZE_MULTIPLE}, got {img_size}"
-        )
-    return img_size
 
 
 class TinyBioMoE(nn.Module):

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from biomoe.config import Params
 from biomoe.errors import CheckpointError
 from biomoe.io import atomic_path
+from biomoe.pretrain.params import PretrainJob
 
 CHECKPOINT_NAME = "last.pt"
 KEYS = (
@@ -84,17 +84,17 @@ def load_state(path: Path) -> dict[str, Any]:
     return state
 
 
-OPERATIONAL = ("corpus", "nproc", "device", "num_workers", "checkpoint_every", "log_every")
+OPERATIONAL = ("nproc", "device", "num_workers", "checkpoint_every", "log_every")
 """Pretrain params that do not change the maths of a run (a resume may change them); the
-corpus params are summed up by the corpus hash."""
+corpus is summed up by its hash."""
 
 
-def run_fingerprint(params: Params, corpus_sha256: str, world_size: int) -> dict[str, Any]:
+def run_fingerprint(job: PretrainJob, corpus_sha256: str, world_size: int) -> dict[str, Any]:
     """What a resumed run must share with the checkpoint for the result to be exact."""
-    maths = params.pretrain.model_dump(mode="json", exclude=set(OPERATIONAL))
+    maths = job.pretrain.model_dump(mode="json", exclude=set(OPERATIONAL))
     return {
         **{f"pretrain.{k}": v for k, v in sorted(maths.items())},
-        "model.img_size": params.model.img_size,
+        "images.size": job.img_size,
         "corpus_sha256": corpus_sha256,
         "world_size": world_size,
     }

@@ -1,6 +1,6 @@
 """Corpus images as a torch dataset, the train/validation split, and the step sampler.
 
-The trainer reads the corpus contract of ``biomoe.pretrain.corpus.load_corpus``: an image
+The trainer reads the corpus contract of ``biomoe.corpus.build.load_corpus``: an image
 index with one row per image (``shard``, ``row``, ``window_id``) and an int64 column
 ``task_<name>`` per task (-1 = no label), the class names per task, and the image shards.
 """

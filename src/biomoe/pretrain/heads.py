@@ -8,7 +8,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from biomoe.model import EMBED_DIM, TinyBioMoE
+from biomoe.model.spec import EMBED_DIM
+from biomoe.model.tiny_biomoe import TinyBioMoE
 
 NO_LABEL = -1
 """Label of an image that has none for a task; it adds nothing to that task's loss."""

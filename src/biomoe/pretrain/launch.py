@@ -14,7 +14,7 @@ from one CPU process to N GPUs on one machine is a params change only: ``pretrai
 
 Several machines (the launcher stays on one; start the workers yourself). Put the corpus and
 the run folder on a filesystem every node sees, write the params once (as the launcher does,
-or with ``Params.model_dump_json(by_alias=True)``), then on each of the ``N`` nodes::
+or with ``PretrainJob.model_dump_json()``), then on each of the ``N`` nodes::
 
     torchrun --nnodes N --nproc-per-node G --rdzv-backend c10d \\
         --rdzv-endpoint HOST0:29400 --rdzv-id pretrain-1 \\
@@ -40,7 +40,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from biomoe.config import Params
 from biomoe.errors import BiomoeError
 from biomoe.io import write_json
 from biomoe.paths import ProjectPaths
@@ -51,6 +50,7 @@ from biomoe.pretrain.checkpointing import (
     run_fingerprint,
 )
 from biomoe.pretrain.data import corpus_digest
+from biomoe.pretrain.params import PretrainJob
 from biomoe.pretrain.run import PretrainResult, publish_backbone
 
 LOOPBACK = "127.0.0.1"
@@ -169,7 +169,7 @@ def _failure(code: int, root_cause: list[str], tail: list[str]) -> str:
 
 
 def launch_pretraining(
-    params: Params,
+    job: PretrainJob,
     paths: ProjectPaths,
     resume: bool = False,
     *,
@@ -185,13 +185,13 @@ def launch_pretraining(
     runs = run_dir(paths)
     ckpt = checkpoint_path(runs)
     digest = corpus_digest(paths.corpus)
-    if resume and _finished(ckpt, params, digest):
+    if resume and _finished(ckpt, job, digest):
         echo(f"{ckpt}: the run has finished; publishing its backbone")
     else:
         runs.mkdir(parents=True, exist_ok=True)
         params_file = runs / "params.json"
-        write_json(params_file, params.model_dump(by_alias=True, mode="json"))
-        nproc = params.pretrain.nproc
+        write_json(params_file, job.model_dump(mode="json"))
+        nproc = job.pretrain.nproc
         command = torchrun_command(
             nproc,
             params_file,
@@ -202,10 +202,10 @@ def launch_pretraining(
             run_id=run_id,
         )
         run_torchrun(command, worker_environment(nproc, dict(os.environ)), echo, paths.root)
-    return publish_backbone(ckpt, params, digest, paths.backbone_dir, paths.plots)
+    return publish_backbone(ckpt, job, digest, paths.backbone_dir, paths.plots)
 
 
-def _finished(ckpt: Path, params: Params, corpus_sha256: str) -> bool:
+def _finished(ckpt: Path, job: PretrainJob, corpus_sha256: str) -> bool:
     """Whether ``ckpt`` holds a finished run of these params and corpus (any world size)."""
     if not ckpt.is_file():
         return False
@@ -213,7 +213,5 @@ def _finished(ckpt: Path, params: Params, corpus_sha256: str) -> bool:
     if not state["finished"]:
         return False
     world_size = state["fingerprint"]["world_size"]
-    check_fingerprint(
-        ckpt, state["fingerprint"], run_fingerprint(params, corpus_sha256, world_size)
-    )
+    check_fingerprint(ckpt, state["fingerprint"], run_fingerprint(job, corpus_sha256, world_size))
     return True

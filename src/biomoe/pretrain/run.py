@@ -14,13 +14,13 @@ from typing import Any
 
 import torch
 
-from biomoe.config import Params
 from biomoe.errors import CheckpointError
 from biomoe.io import atomic_dir, sha256_file, write_json
-from biomoe.model import TinyBioMoE, save_checkpoint
-from biomoe.model.checkpoint import check_state_dict
+from biomoe.model.checkpoint import check_state_dict, save_checkpoint
+from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.plots import save_curves
 from biomoe.pretrain.checkpointing import OPERATIONAL, load_state
+from biomoe.pretrain.params import PretrainJob
 
 BACKBONE_PREFIX = "backbone."
 CARD_DIGITS = 6
@@ -50,7 +50,7 @@ def backbone_from_state(state: dict[str, Any], img_size: int, source: Path) -> T
 
 
 def publish_backbone(
-    state_path: Path, params: Params, corpus_sha256: str, out_dir: Path, plots_dir: Path
+    state_path: Path, job: PretrainJob, corpus_sha256: str, out_dir: Path, plots_dir: Path
 ) -> PretrainResult:
     """Write ``out_dir/model.pth`` + ``model.json`` and ``plots_dir/pretrain_curves.png`` from
     the finished training checkpoint at ``state_path``."""
@@ -60,13 +60,13 @@ def publish_backbone(
             f"training checkpoint {state_path} stopped at step {state['step']}: the run did not "
             "finish, so there is no backbone to publish (continue it with --resume)"
         )
-    backbone = backbone_from_state(state, params.model.img_size, state_path)
+    backbone = backbone_from_state(state, job.img_size, state_path)
     history = state["history"]
     metrics = history[-1]["metrics"] if history else {}
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         save_checkpoint(backbone, tmp / "model.pth")
-        write_json(tmp / "model.json", _card(state, params, corpus_sha256, tmp / "model.pth"))
+        write_json(tmp / "model.json", _card(state, job, corpus_sha256, tmp / "model.pth"))
     curves = Path(plots_dir) / "pretrain_curves.png"
     save_curves(_curves(history), curves, "Tiny-BioMoE multi-task pretraining")
     return PretrainResult(
@@ -77,19 +77,19 @@ def publish_backbone(
     )
 
 
-def _card(state: dict[str, Any], params: Params, corpus_sha256: str, weights: Path) -> dict:
+def _card(state: dict[str, Any], job: PretrainJob, corpus_sha256: str, weights: Path) -> dict:
     """The model card: what was trained on what, and how well; no timestamps, no paths."""
     return {
         "architecture": "Tiny-BioMoE",
-        "img_size": params.model.img_size,
+        "img_size": job.img_size,
         "checkpoint_sha256": sha256_file(weights),
         "corpus_sha256": corpus_sha256,
         "tasks": state["classes"],
         "steps": state["step"],
         "world_size": state["fingerprint"]["world_size"],
         "params": {  # those that shape the result; how it ran (nproc, ...) does not
-            "pretrain": params.pretrain.model_dump(mode="json", exclude=set(OPERATIONAL)),
-            "model": params.model.model_dump(mode="json"),
+            "pretrain": job.pretrain.model_dump(mode="json", exclude=set(OPERATIONAL)),
+            "images": {"size": job.img_size},
         },
         "metrics": _rounded(state["history"][-1]["metrics"]) if state["history"] else {},
         "history": [

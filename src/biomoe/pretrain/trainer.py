@@ -28,9 +28,8 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from biomoe.config import Params
 from biomoe.errors import DataError
-from biomoe.model import TinyBioMoE
+from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.pretrain.checkpointing import (
     check_fingerprint,
     checkpoint_path,
@@ -50,11 +49,12 @@ from biomoe.pretrain.distributed import (
     globalize_batchnorm,
 )
 from biomoe.pretrain.heads import NO_LABEL, MultiTaskModel, task_sums
+from biomoe.pretrain.params import PretrainJob
 from biomoe.pretrain.schedule import adamw, warmup_cosine
 from biomoe.seeding import seed_everything
 
 if TYPE_CHECKING:
-    from biomoe.pretrain.corpus import CorpusData
+    from biomoe.corpus.build import CorpusData
 
 Report = Callable[[Mapping[str, float], int], None]
 """Receives metrics and the optimizer step they belong to (rank 0 only)."""
@@ -64,7 +64,7 @@ LOSS, CORRECT, COUNT = 0, 1, 2
 
 
 def train(
-    params: Params,
+    job: PretrainJob,
     corpus: CorpusData,
     corpus_sha256: str,
     run_dir: Path,
@@ -76,7 +76,7 @@ def train(
     """Train (or resume) the run whose checkpoints live in ``run_dir``; the last checkpoint,
     marked ``finished``, holds the trained model; ``corpus_sha256`` identifies the corpus in
     the run's fingerprint."""
-    cfg = params.pretrain
+    cfg = job.pretrain
     seed_everything(cfg.seed)
 
     # Data: a window's images all go to one side of the split; each rank reads its blocks.
@@ -116,7 +116,7 @@ def train(
     total_steps = cfg.epochs * steps_per_epoch
 
     # Model: every rank builds the same initial weights from the seed.
-    img_size = params.model.img_size
+    img_size = job.img_size
     model = MultiTaskModel(TinyBioMoE(img_size), {t: len(corpus.classes[t]) for t in tasks})
     if cfg.batchnorm == "sync" and env.distributed:
         globalize_batchnorm(model)
@@ -135,7 +135,7 @@ def train(
 
     # State: fresh, or exactly where the last checkpoint left it.
     ckpt = checkpoint_path(run_dir)
-    fingerprint = run_fingerprint(params, corpus_sha256, env.world_size)
+    fingerprint = run_fingerprint(job, corpus_sha256, env.world_size)
     step, history = 0, []
     epoch_sums, window_sums = _zeros(len(tasks)), _zeros(len(tasks))
     if resume:

@@ -5,7 +5,7 @@
     torchrun --standalone --nproc-per-node 2 -m biomoe.pretrain.worker \\
         --params .cache/pretrain/params.json --corpus data/corpus --run-dir .cache/pretrain
 
-``--params`` is a JSON dump of the whole ``Params`` (the launcher writes it); ``--resume``
+``--params`` is a JSON dump of a ``PretrainJob`` (the launcher writes it); ``--resume``
 continues from ``<run-dir>/last.pt``; with ``--tracking-uri`` and ``--run-id``, rank 0 logs the
 per-task metrics into that MLflow run. For several machines see ``biomoe.pretrain.launch``.
 """
@@ -21,10 +21,10 @@ from pathlib import Path
 
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from biomoe.config import Params
-from biomoe.pretrain.corpus import load_corpus
+from biomoe.corpus.build import load_corpus
 from biomoe.pretrain.data import corpus_digest
 from biomoe.pretrain.distributed import setup, teardown
+from biomoe.pretrain.params import PretrainJob
 from biomoe.pretrain.trainer import train
 
 
@@ -48,7 +48,7 @@ class MlflowReport:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m biomoe.pretrain.worker", description=__doc__)
-    parser.add_argument("--params", type=Path, required=True, help="Params as JSON")
+    parser.add_argument("--params", type=Path, required=True, help="PretrainJob as JSON")
     parser.add_argument("--corpus", type=Path, required=True, help="corpus folder")
     parser.add_argument("--run-dir", type=Path, required=True, help="checkpoint folder")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -63,8 +63,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Depthwise-conv weight grads [C, 1, k, k] come back with a different stride on the size-1
     # dim; same memory layout, so DDP's copy into its buckets is exact. Nothing to act on.
     warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-    params = Params.model_validate_json(args.params.read_text())
-    env = setup(params.pretrain.device, os.environ)
+    job = PretrainJob.model_validate_json(args.params.read_text())
+    env = setup(job.pretrain.device, os.environ)
     try:
         corpus = load_corpus(args.corpus)
         report = None
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             report = MlflowReport(args.tracking_uri, args.run_id)
         args.run_dir.mkdir(parents=True, exist_ok=True)
         train(
-            params,
+            job,
             corpus,
             corpus_digest(args.corpus),
             args.run_dir,

@@ -29,24 +29,23 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from biomoe.config import Params
 from biomoe.errors import CheckpointError
 from biomoe.io import sha256_file
 from biomoe.model.checkpoint import checkpoint_img_size, read_state_dict, verify_checkpoint
+from biomoe.paths import BACKBONE_CARD, BACKBONE_CHECKPOINT
 from biomoe.registry.promote import CHALLENGER, CHAMPION, current_champion
 
 ARTIFACT_PATH = "backbone"
-CHECKPOINT_FILE = "model.pth"
-CARD_FILE = "model.json"
 SHA_TAG = "checkpoint_sha256"
 IMG_SIZE_TAG = "img_size"
 DATA_TAG = "data_sha256"
 
 
 def register_backbone(
-    checkpoint: Path, card: Path | None, params: Params, tags: Mapping[str, str]
+    checkpoint: Path, card: Path | None, name: str, tags: Mapping[str, str]
 ) -> dict[str, str]:
-    """Inside an active MLflow run: register ``checkpoint`` as ``params.registry.backbone_name``.
+    """Inside an active MLflow run: register ``checkpoint`` as ``name``
+    (``register.backbone_name``).
 
     ``checkpoint`` must be a valid published-format Tiny-BioMoE checkpoint (any img_size);
     ``card`` (``model.json`` of the pretrain stage) must describe this very file when given.
@@ -66,7 +65,6 @@ def register_backbone(
     sha = sha256_file(checkpoint)
     card_data = _read_card(card, sha) if card is not None else {}
 
-    name = params.registry.backbone_name
     client = MlflowClient()
     _ensure_registered_model(client, name)
     existing = find_by_sha256(client, name, sha)
@@ -101,6 +99,19 @@ def assign_alias(client: MlflowClient, name: str, version: str) -> str:
         return CHAMPION
     client.set_registered_model_alias(name, CHALLENGER, version)
     return CHALLENGER
+
+
+BACKBONE_VERSION_TAG = "backbone_version"
+"""The tag on a ``pain-classifier`` version naming the ``biomoe-backbone`` version it needs."""
+
+
+def follow_champion(client: MlflowClient, classifier_name: str, backbone_name: str) -> None:
+    """Make the backbone under ``classifier_name@champion`` the backbone champion (after a
+    promotion or a rollback moved the classifier's champion)."""
+    champion = client.get_model_version_by_alias(classifier_name, CHAMPION)
+    backbone_version = champion.tags.get(BACKBONE_VERSION_TAG)
+    if backbone_version:
+        follow_classifier(client, backbone_name, backbone_version, CHAMPION)
 
 
 def follow_classifier(client: MlflowClient, name: str, version: str, classifier_alias: str) -> str:
@@ -166,12 +177,12 @@ def download_version(client: MlflowClient, version: ModelVersion, dest: Path) ->
             f"registered model {version.name!r} version {version.version}: cannot download its "
             f"artifacts from {version.source}: {exc}"
         ) from exc
-    checkpoint = dest / CHECKPOINT_FILE
+    checkpoint = dest / BACKBONE_CHECKPOINT
     if not checkpoint.is_file():
         found = sorted(p.name for p in dest.iterdir())
         raise CheckpointError(
             f"registered model {version.name!r} version {version.version}: artifacts hold no "
-            f"{CHECKPOINT_FILE} (found {found}); it was not registered by biomoe"
+            f"{BACKBONE_CHECKPOINT} (found {found}); it was not registered by biomoe"
         )
     return checkpoint
 
@@ -217,9 +228,9 @@ def _new_version(
         raise RuntimeError("register_backbone needs an active MLflow run")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        shutil.copyfile(checkpoint, folder / CHECKPOINT_FILE)
+        shutil.copyfile(checkpoint, folder / BACKBONE_CHECKPOINT)
         if card is not None:
-            shutil.copyfile(card, folder / CARD_FILE)
+            shutil.copyfile(card, folder / BACKBONE_CARD)
         mlflow.log_artifacts(str(folder), ARTIFACT_PATH)
     created = client.create_model_version(
         name,

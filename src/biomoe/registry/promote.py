@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from biomoe.config import PromotionParams
 from biomoe.errors import BiomoeError
+from biomoe.registry.params import PromotionParams
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"

@@ -11,8 +11,6 @@ from typing import Any
 
 import mlflow
 
-from biomoe.config import Params
-
 SQLITE_PREFIX = "sqlite:///"
 
 
@@ -43,24 +41,19 @@ def configure(tracking_uri: str, experiment: str, root: Path) -> str:
     return resolved
 
 
-def stage_params(params: Params, *sections: str) -> dict[str, Any]:
-    """The dotted params of the named sections, as MLflow params."""
-    flat = params.as_flat_dict()
-    return {k: v for k, v in flat.items() if k.split(".", 1)[0] in sections}
-
-
 @contextlib.contextmanager
 def stage_run(
     stage: str,
-    params: Params,
     root: Path,
-    sections: tuple[str, ...],
-    tracking_uri: str | None = None,
+    tracking_uri: str,
+    experiment: str,
+    logged_params: Mapping[str, Any],
 ) -> Iterator[mlflow.ActiveRun]:
-    """An MLflow run named after the stage with its params; the body logs the metrics."""
-    configure(tracking_uri or params.registry.tracking_uri, params.registry.experiment, root)
+    """An MLflow run named after the stage, in ``experiment`` of the store at
+    ``tracking_uri``, with ``logged_params``; the body logs the metrics."""
+    configure(tracking_uri, experiment, root)
     with mlflow.start_run(run_name=stage, tags={"biomoe.stage": stage}) as run:
-        mlflow.log_params(stage_params(params, *sections))
+        mlflow.log_params(dict(logged_params))
         yield run
 
 

@@ -1,19 +1,5 @@
-"""Validate the windows table with Great Expectations before anything trains on it."""
+"""Validate the windows table with Great Expectations before anything trains on it.
 
-from biomoe.validation.report import (
-    Failure,
-    RuleResult,
-    ValidationFailed,
-    ValidationReport,
-    require_valid,
-)
-from biomoe.validation.runner import validate_windows
-
-__all__ = [
-    "Failure",
-    "RuleResult",
-    "ValidationFailed",
-    "ValidationReport",
-    "require_valid",
-    "validate_windows",
-]
+Import the submodules: ``runner`` (``validate_windows``), ``report`` (the report and
+``require_valid``), ``rules``, ``stats``, ``params`` (the validate section).
+"""

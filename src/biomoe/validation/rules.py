@@ -17,9 +17,10 @@ import numpy as np
 import pyarrow as pa
 from great_expectations.expectations.row_conditions import Column
 
-from biomoe.config import PAIN_LABELS, SPLITS, ValidateParams
+from biomoe.data.params import PAIN_LABELS, SPLITS
 from biomoe.data.segments import REST_LABEL
 from biomoe.data.windows import WINDOW_COLUMNS, WINDOWS_SCHEMA
+from biomoe.validation.params import ValidateParams
 
 STRING_COLUMNS: tuple[str, ...] = tuple(
     f.name for f in WINDOWS_SCHEMA if pa.types.is_string(f.type)
@@ -54,7 +55,7 @@ class Rule:
     checks: tuple[Check, ...]
 
 
-def build_rules(params: ValidateParams) -> tuple[Rule, ...]:
+def build_rules(params: ValidateParams, fs: int) -> tuple[Rule, ...]:
     """The rule set for ``params``, in report order."""
     rules = [
         Rule(
@@ -139,8 +140,8 @@ def build_rules(params: ValidateParams) -> tuple[Rule, ...]:
         ),
         _rule(
             "fs.expected",
-            f"the sampling rate must be {params.expected_fs} Hz",
-            gxe.ExpectColumnValuesToBeInSet(column="fs", value_set=[params.expected_fs]),
+            f"the sampling rate must be {fs} Hz",
+            gxe.ExpectColumnValuesToBeInSet(column="fs", value_set=[fs]),
             ("fs",),
             lambda r: f"fs {r['fs']} Hz",
         ),

@@ -24,9 +24,9 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from biomoe.config import ValidateParams
 from biomoe.errors import BiomoeError, DataError
 from biomoe.io import atomic_dir, sha256_file
+from biomoe.validation.params import ValidateParams
 from biomoe.validation.report import Failure, RuleResult, ValidationReport, write_summary
 from biomoe.validation.rules import Check, Rule, build_rules
 from biomoe.validation.stats import ROW, window_stats
@@ -37,9 +37,10 @@ _SITE = "biomoe_validation"
 
 
 def validate_windows(
-    windows_path: Path, report_dir: Path, params: ValidateParams
+    windows_path: Path, report_dir: Path, params: ValidateParams, fs: int
 ) -> ValidationReport:
-    """Check the windows table against every rule; write ``summary.json`` and the data docs.
+    """Check the windows table (sampled at ``fs`` Hz) against every rule; write
+    ``summary.json`` and the data docs.
 
     The table is only read. Both outputs are replaced atomically, and the report is returned
     whether or not the table passed: call :func:`require_valid` to turn failure into an error.
@@ -47,7 +48,7 @@ def validate_windows(
     windows_path = Path(windows_path)
     report_dir = Path(report_dir)
     frame = window_stats(_read_table(windows_path))
-    rules = build_rules(params)
+    rules = build_rules(params, fs)
     runnable = [(r, c) for r in rules for c in r.checks if set(c.requires) <= set(frame.columns)]
 
     with atomic_dir(report_dir / DOCS_NAME) as docs_tmp:

@@ -15,10 +15,10 @@ from biomoe.paths import ProjectPaths
 
 @pytest.fixture(scope="session")
 def built_corpus(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> Path:
-    from biomoe.pretrain.corpus import build_corpus
+    from biomoe.corpus.build import build_corpus
 
     out = tmp_path_factory.mktemp("pretrain-corpus") / "corpus"
-    build_corpus(tiny_params, out, progress=False)
+    build_corpus(tiny_params.corpus, tiny_params.images, tiny_params.ingest.fs, out, progress=False)
     return out
 
 

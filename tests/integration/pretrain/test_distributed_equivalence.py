@@ -21,10 +21,11 @@ from collections.abc import Callable
 import pytest
 
 from biomoe.config import Params
-from biomoe.model import load_checkpoint
+from biomoe.model.checkpoint import load_checkpoint
 from biomoe.paths import ProjectPaths
 from biomoe.pretrain.checkpointing import checkpoint_path, load_state
 from biomoe.pretrain.launch import launch_pretraining, run_dir
+from biomoe.pretrain.params import PretrainJob
 
 from .conftest import state_dicts_close, with_pretrain
 
@@ -35,7 +36,11 @@ TIGHT = {"rtol": 1e-9, "atol": 1e-9}
 
 def _train(make_project: Callable[[str], ProjectPaths], name: str, params: Params) -> dict:
     paths = make_project(name)
-    launch_pretraining(params, paths, echo=lambda line: None)
+    launch_pretraining(
+        PretrainJob(pretrain=params.pretrain, img_size=params.images.size),
+        paths,
+        echo=lambda line: None,
+    )
     state = load_state(checkpoint_path(run_dir(paths)))
     state["backbone"] = load_checkpoint(paths.backbone, img_size=32).state_dict()
     return state

@@ -18,10 +18,12 @@ from mlflow.tracking import MlflowClient
 
 from biomoe.config import Params
 from biomoe.errors import CheckpointError
-from biomoe.model import TinyBioMoE, save_checkpoint
+from biomoe.model.checkpoint import save_checkpoint
+from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.paths import ProjectPaths
 from biomoe.pretrain.checkpointing import checkpoint_path, load_state
 from biomoe.pretrain.launch import PretrainError, launch_pretraining, run_dir
+from biomoe.pretrain.params import PretrainJob
 
 from .conftest import with_pretrain
 
@@ -33,8 +35,10 @@ from biomoe.config import Params
 from biomoe.errors import CheckpointError
 from biomoe.paths import ProjectPaths
 from biomoe.pretrain.launch import launch_pretraining
+from biomoe.pretrain.params import PretrainJob
 params = Params.model_validate_json(open(sys.argv[2]).read())
-launch_pretraining(params, ProjectPaths.at(sys.argv[1]))
+job = PretrainJob(pretrain=params.pretrain, img_size=params.images.size)
+launch_pretraining(job, ProjectPaths.at(sys.argv[1]))
 """
 
 
@@ -83,7 +87,13 @@ def test_sigkill_then_resume_ends_with_the_weights_of_an_unbroken_run(
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking)
     run_id = client.create_run(client.create_experiment("pretrain")).info.run_id
-    launch_pretraining(params, unbroken, tracking_uri=tracking, run_id=run_id, echo=_quiet)
+    launch_pretraining(
+        PretrainJob(pretrain=params.pretrain, img_size=params.images.size),
+        unbroken,
+        tracking_uri=tracking,
+        run_id=run_id,
+        echo=_quiet,
+    )
 
     broken = make_project("broken")
     earlier = _last_good_backbone(broken)
@@ -106,7 +116,12 @@ def test_sigkill_then_resume_ends_with_the_weights_of_an_unbroken_run(
     assert not killed["finished"] and 2 <= killed["step"] < total, log.read_text()
     assert _backbone_files(broken) == earlier
 
-    launch_pretraining(params, broken, resume=True, echo=_quiet)
+    launch_pretraining(
+        PretrainJob(pretrain=params.pretrain, img_size=params.images.size),
+        broken,
+        resume=True,
+        echo=_quiet,
+    )
     expected = torch.load(unbroken.backbone, weights_only=True)["model_state_dict"]
     resumed = torch.load(broken.backbone, weights_only=True)["model_state_dict"]
     assert list(resumed) == list(expected)
@@ -127,10 +142,20 @@ def test_sigkill_then_resume_ends_with_the_weights_of_an_unbroken_run(
 
     changed = with_pretrain(params, lr=1e-3)  # not the run that finished: refused
     with pytest.raises(CheckpointError, match=r"pretrain\.lr: 0\.0003 -> 0\.001"):
-        launch_pretraining(changed, broken, resume=True, echo=_quiet)
+        launch_pretraining(
+            PretrainJob(pretrain=changed.pretrain, img_size=changed.images.size),
+            broken,
+            resume=True,
+            echo=_quiet,
+        )
     more = with_pretrain(params, nproc=2, log_every=3)  # the same run: published again as is
     lines: list[str] = []
-    again = launch_pretraining(more, broken, resume=True, echo=lines.append)
+    again = launch_pretraining(
+        PretrainJob(pretrain=more.pretrain, img_size=more.images.size),
+        broken,
+        resume=True,
+        echo=lines.append,
+    )
     assert lines == [
         f"{checkpoint_path(run_dir(broken))}: the run has finished; publishing its backbone"
     ]
@@ -151,7 +176,11 @@ def test_a_failing_rank_stops_the_run_and_keeps_the_last_good_backbone(
     with pytest.raises(
         PretrainError, match=r"failed on rank \d: biomoe\.errors\.DataError"
     ) as caught:
-        launch_pretraining(params, paths, echo=lines.append)
+        launch_pretraining(
+            PretrainJob(pretrain=params.pretrain, img_size=params.images.size),
+            paths,
+            echo=lines.append,
+        )
     message = str(caught.value)
     assert "image shard cannot be read" in message and shard.name in message
     assert "--resume" in message
@@ -159,4 +188,9 @@ def test_a_failing_rank_stops_the_run_and_keeps_the_last_good_backbone(
     assert not checkpoint_path(run_dir(paths)).exists()
     assert any("image shard cannot be read" in line for line in lines)
     with pytest.raises(PretrainError, match="no training checkpoint"):
-        launch_pretraining(tiny_params, paths, resume=True, echo=_quiet)
+        launch_pretraining(
+            PretrainJob(pretrain=tiny_params.pretrain, img_size=tiny_params.images.size),
+            paths,
+            resume=True,
+            echo=_quiet,
+        )

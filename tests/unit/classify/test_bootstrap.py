@@ -5,7 +5,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from biomoe.classify.bootstrap import bootstrap_intervals, unit_confusions
 from biomoe.classify.metrics import confusion, metrics_from_confusion
-from biomoe.config import BootstrapParams
+from biomoe.classify.params import BootstrapParams
 
 LABELS = ("No", "Low", "High")
 

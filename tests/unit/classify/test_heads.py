@@ -12,7 +12,8 @@ from biomoe.classify.heads import (
     fit_logistic,
     fit_mlp,
 )
-from biomoe.config import Params, TrainParams
+from biomoe.classify.params import TrainParams
+from biomoe.config import Params
 
 
 def _data(n: int = 90, d: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

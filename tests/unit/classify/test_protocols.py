@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from biomoe.classify.params import EvaluateParams
 from biomoe.classify.protocols import Fold, check_no_subject_leak, make_folds
-from biomoe.config import EvaluateParams, Params
+from biomoe.config import Params
 from biomoe.errors import DataError
 
 

@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 
 from biomoe.classify.fusion import FeatureLayout
+from biomoe.classify.params import TrainParams
 from biomoe.classify.train import (
     load_classifier,
     save_classifier,
     train_classifier,
     validation_data_sha256,
 )
-from biomoe.config import Params, TrainParams
+from biomoe.config import Params
 
 LAYOUT = FeatureLayout(("Bvp", "Eda"), ("waveform",))
 CENTRES = {"No": 0.0, "Low": 1.5, "High": 3.0}

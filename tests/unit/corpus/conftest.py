@@ -11,9 +11,9 @@ from biomoe.config import Params
 
 
 def with_corpus(params: Params, **changes: object) -> Params:
-    """``params`` with ``pretrain.corpus`` keys replaced (nested dicts merge one level)."""
+    """``params`` with ``corpus`` keys replaced (nested dicts merge one level)."""
     data = params.model_dump(by_alias=True)
-    corpus = data["pretrain"]["corpus"]
+    corpus = data["corpus"]
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(corpus.get(key), dict):
             corpus[key].update(value)

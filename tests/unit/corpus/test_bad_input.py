@@ -12,12 +12,16 @@ import yaml
 from tests.unit.corpus.conftest import sine, with_corpus, write_ts
 
 from biomoe.config import Params, ParamsError, load_params
+from biomoe.corpus.build import build_corpus
 from biomoe.data.readers import ReadSpec, read_recordings
 from biomoe.errors import DataError
 from biomoe.io import sha256_tree
-from biomoe.pretrain.corpus import build_corpus
 
 Breaker = Callable[[Path], dict[str, object]]
+
+
+def build(params: Params, out: Path, root: Path | None = None) -> None:
+    build_corpus(params.corpus, params.images, params.ingest.fs, out, root=root, progress=False)
 
 
 def _edf(root: Path) -> dict[str, object]:
@@ -77,13 +81,13 @@ def test_bad_source_fails_clearly_and_keeps_the_last_corpus(
     case: str, small: Params, tmp_path: Path
 ) -> None:
     out = tmp_path / "data" / "corpus"
-    build_corpus(small, out, progress=False)
+    build(small, out)
     before = sha256_tree(out)
     breaker, file_name, rule = CASES[case]
     source = {"name": "bad", "signal_type": "ecg", "max_windows": 4} | breaker(tmp_path)
     params = with_corpus(small, user=[source])
     with pytest.raises(DataError, match=rule) as caught:
-        build_corpus(params, out, progress=False, root=tmp_path)
+        build(params, out, root=tmp_path)
     assert caught.value.file is not None and caught.value.file.endswith(file_name)
     assert sha256_tree(out) == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["corpus"]
@@ -91,7 +95,7 @@ def test_bad_source_fails_clearly_and_keeps_the_last_corpus(
 
 def test_unknown_format_in_params_names_the_key(params: Params, tmp_path: Path) -> None:
     raw = params.model_dump(by_alias=True, mode="json")
-    raw["pretrain"]["corpus"]["user"] = [
+    raw["corpus"]["user"] = [
         {
             "name": "x",
             "path": "x.mat",
@@ -103,7 +107,7 @@ def test_unknown_format_in_params_names_the_key(params: Params, tmp_path: Path) 
     ]
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ParamsError, match=r"pretrain\.corpus\.user\.0\.format"):
+    with pytest.raises(ParamsError, match=r"corpus\.user\.0\.format"):
         load_params(path)
 
 
@@ -118,4 +122,4 @@ def test_user_source_may_not_reuse_a_dataset_name(small: Params, tmp_path: Path)
     source = {"name": "simulated", "path": "x", "format": "ts", "signal_type": "ecg"}
     params = with_corpus(small, user=[source | {"fs": 1.0, "max_windows": 1}])
     with pytest.raises(DataError, match="already a dataset"):
-        build_corpus(params, tmp_path / "c", progress=False, root=tmp_path)
+        build(params, tmp_path / "c", root=tmp_path)

@@ -14,17 +14,19 @@ import pytest
 from tests.unit.corpus.conftest import sine, with_corpus, write_ts
 
 from biomoe.config import Params
-from biomoe.data.packaged import PACKAGED, PackagedDataset
+from biomoe.corpus.build import MANIFEST_SCHEMA, CorpusSummary, build_corpus, load_corpus
+from biomoe.corpus.packaged import PACKAGED, PackagedDataset
+from biomoe.corpus.params import TASKS
 from biomoe.errors import DataError
-from biomoe.imaging import load_images
+from biomoe.imaging.shards import load_images
 from biomoe.io import sha256_tree
-from biomoe.pretrain.corpus import (
-    MANIFEST_SCHEMA,
-    TASKS,
-    CorpusSummary,
-    build_corpus,
-    load_corpus,
-)
+
+
+def build(params: Params, out: Path, root: Path | None = None) -> CorpusSummary:
+    """``build_corpus`` with the sections of ``params`` it takes, quietly."""
+    return build_corpus(
+        params.corpus, params.images, params.ingest.fs, out, root=root, progress=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def built(
     build_params: Params, user_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[CorpusSummary, Path]:
     out = tmp_path_factory.mktemp("corpus") / "corpus"
-    return build_corpus(build_params, out, progress=False, root=user_root), out
+    return build(build_params, out, root=user_root), out
 
 
 def test_manifest_contract(built: tuple[CorpusSummary, Path], build_params: Params) -> None:
@@ -65,9 +67,9 @@ def test_manifest_contract(built: tuple[CorpusSummary, Path], build_params: Para
     assert table.schema.equals(MANIFEST_SCHEMA, check_metadata=False)
     manifest = table.to_pandas()
     assert len(manifest) == summary.windows and manifest["sample_id"].is_unique
-    cfg = build_params.pretrain.corpus
-    assert (manifest["fs"] == cfg.fs).all()
-    assert (manifest["n_samples"] == round(cfg.fs * cfg.window_seconds)).all()
+    cfg, fs = build_params.corpus, build_params.ingest.fs
+    assert (manifest["fs"] == fs).all()
+    assert (manifest["n_samples"] == round(fs * cfg.window_seconds)).all()
     assert set(manifest["source"]) >= {"simulated", "package:matplotlib", "user:waves"}
     simulated = manifest[manifest["source"] == "simulated"]
     assert len(simulated) == 2 * len(cfg.simulated.signal_types)
@@ -125,7 +127,7 @@ def test_byte_identical_twice(
     built: tuple[CorpusSummary, Path], build_params: Params, user_root: Path, tmp_path: Path
 ) -> None:
     summary, out = built
-    again = build_corpus(build_params, tmp_path / "again", progress=False, root=user_root)
+    again = build(build_params, tmp_path / "again", root=user_root)
     assert again.sha256 == summary.sha256 == sha256_tree(out) == sha256_tree(tmp_path / "again")
 
 
@@ -152,10 +154,10 @@ def test_unavailable_package_is_skipped_or_required(
         simulated={"signal_types": ["eda"], "windows_per_signal": 1},
         packaged={"datasets": ["ghost"]},
     )
-    summary = build_corpus(params, tmp_path / "c", progress=False)
+    summary = build(params, tmp_path / "c")
     assert summary.windows == 1
     assert summary.unavailable["ghost"].startswith("package 'biomoe_no_such_package' is not")
     required = with_corpus(params, packaged={"required": True})
     with pytest.raises(DataError, match="packaged dataset 'ghost' is unavailable"):
-        build_corpus(required, tmp_path / "d", progress=False)
+        build(required, tmp_path / "d")
     assert not (tmp_path / "d").exists()

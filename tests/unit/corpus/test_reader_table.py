@@ -1,4 +1,4 @@
-"""CSV/Parquet reader: wide and long layouts, recordings and labels, the bundled MIT-BIH csv."""
+"""CSV/Parquet reader: wide and long layouts, recordings and labels."""
 
 from __future__ import annotations
 
@@ -89,13 +89,3 @@ def test_missing_column_and_unreadable_parquet(tmp_path: Path) -> None:
     broken.write_bytes(b"PAR1 not really")
     with pytest.raises(DataError, match="not a readable parquet file"):
         read_recordings(broken, ReadSpec("parquet", fs=1.0, layout="wide"))
-
-
-def test_bundled_mitdb_csv() -> None:
-    from biomoe.data.packaged import PACKAGED, locate
-
-    files = locate(PACKAGED["sktime_mitdb"])
-    if isinstance(files, str):
-        pytest.skip(files)
-    (rec,) = PACKAGED["sktime_mitdb"].read(files)
-    assert rec.fs == 360.0 and rec.signal.shape == (7500,) and np.isfinite(rec.signal).all()

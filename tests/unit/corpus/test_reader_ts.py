@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from tests.unit.corpus.conftest import write_ts
 
-from biomoe.data.packaged import PACKAGED, locate
+from biomoe.corpus.packaged import PACKAGED, locate
 from biomoe.data.readers import ReadSpec, read_recordings
 from biomoe.errors import DataError
 

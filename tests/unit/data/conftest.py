@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from biomoe.config import MODALITIES, SPLITS, Params
+from biomoe.config import Params
 from biomoe.data.demo import DemoSummary, generate_demo_dataset
+from biomoe.data.params import MODALITIES, SPLITS
 
 Column = tuple[str, Sequence[float | str | None]]
 
@@ -17,7 +18,7 @@ Column = tuple[str, Sequence[float | str | None]]
 @pytest.fixture(scope="session")
 def demo_summary(demo_raw: Path, tiny_params: Params) -> DemoSummary:
     again = demo_raw.parent / "raw-again"
-    return generate_demo_dataset(again, tiny_params.demo)
+    return generate_demo_dataset(again, tiny_params.demo, tiny_params.ingest.fs)
 
 
 @pytest.fixture

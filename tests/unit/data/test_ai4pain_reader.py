@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from biomoe.config import MODALITIES, SPLITS, IngestParams, Params
+from biomoe.config import Params
 from biomoe.data.ai4pain import read_ai4pain
 from biomoe.data.demo import subject_ids
+from biomoe.data.params import MODALITIES, SPLITS, IngestParams
 from biomoe.data.windows import WINDOW_COLUMNS
 from biomoe.errors import DataError
 

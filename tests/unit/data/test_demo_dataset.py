@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from scipy.signal import find_peaks
 
-from biomoe.config import MODALITIES, SPLITS, DemoParams, Params
+from biomoe.config import Params
 from biomoe.data import demo
 from biomoe.data.demo import DemoSummary, generate_demo_dataset, subject_ids
+from biomoe.data.params import MODALITIES, SPLITS, DemoParams
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -64,8 +65,8 @@ def test_generation_is_byte_identical(demo_raw: Path, demo_summary: DemoSummary)
 
 def test_a_different_seed_gives_different_signals(tmp_path: Path, tiny_params: Params) -> None:
     params = tiny_params.demo.model_copy(update={"seed": tiny_params.demo.seed + 1})
-    changed = generate_demo_dataset(tmp_path / "raw", params)
-    original = generate_demo_dataset(tmp_path / "raw0", tiny_params.demo)
+    changed = generate_demo_dataset(tmp_path / "raw", params, tiny_params.ingest.fs)
+    original = generate_demo_dataset(tmp_path / "raw0", tiny_params.demo, tiny_params.ingest.fs)
     assert changed.sha256 != original.sha256
 
 
@@ -106,8 +107,8 @@ def test_stimulus_order_differs_between_subjects(response_raw: Path) -> None:
 
 def test_columns_are_nan_padded_to_the_longest(demo_raw: Path, tiny_params: Params) -> None:
     params = tiny_params.demo
-    low = round((params.segment_seconds - params.segment_jitter_seconds) * params.fs)
-    high = round((params.segment_seconds + params.segment_jitter_seconds) * params.fs)
+    low = round((params.segment_seconds - params.segment_jitter_seconds) * tiny_params.ingest.fs)
+    high = round((params.segment_seconds + params.segment_jitter_seconds) * tiny_params.ingest.fs)
     for columns in _segments(demo_raw, "train", "Resp").values():
         lengths = {}
         for name, values in columns.items():
@@ -158,7 +159,7 @@ def response_raw(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) 
         }
     )
     out = tmp_path_factory.mktemp("response") / "raw"
-    generate_demo_dataset(out, params)
+    generate_demo_dataset(out, params, tiny_params.ingest.fs)
     return out
 
 
@@ -174,7 +175,7 @@ def _per_label_means(raw: Path, modality: str, feature, fs: int) -> pd.DataFrame
 
 
 def test_pain_raises_heart_rate_with_intensity(response_raw: Path, tiny_params: Params) -> None:
-    hr = _per_label_means(response_raw, "Bvp", _heart_rate, tiny_params.demo.fs)
+    hr = _per_label_means(response_raw, "Bvp", _heart_rate, tiny_params.ingest.fs)
     means = hr.mean()
     assert means["No"] < means["Low"] < means["High"]
     assert (hr["High"] > hr["No"]).mean() >= 0.7
@@ -183,7 +184,7 @@ def test_pain_raises_heart_rate_with_intensity(response_raw: Path, tiny_params: 
 def test_pain_evokes_larger_skin_conductance_responses(
     response_raw: Path, tiny_params: Params
 ) -> None:
-    rise = _per_label_means(response_raw, "Eda", _scr_rise, tiny_params.demo.fs)
+    rise = _per_label_means(response_raw, "Eda", _scr_rise, tiny_params.ingest.fs)
     means = rise.mean()
     assert means["No"] < means["Low"] < means["High"]
     assert (rise["High"] > rise["No"]).mean() >= 0.7
@@ -193,7 +194,7 @@ def test_pain_narrows_the_pulse(response_raw: Path, tiny_params: Params) -> None
     def amplitude(x: np.ndarray, fs: int) -> float:
         return float(np.percentile(x, 95) - np.percentile(x, 5))
 
-    amp = _per_label_means(response_raw, "Bvp", amplitude, tiny_params.demo.fs).mean()
+    amp = _per_label_means(response_raw, "Bvp", amplitude, tiny_params.ingest.fs).mean()
     assert amp["High"] < amp["Low"] < amp["No"]
 
 
@@ -209,7 +210,7 @@ def test_failed_generation_keeps_the_previous_dataset(
     tmp_path: Path, tiny_params: Params, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "raw"
-    generate_demo_dataset(out, tiny_params.demo)
+    generate_demo_dataset(out, tiny_params.demo, tiny_params.ingest.fs)
     before = _hashes(out)
     calls = {"n": 0}
     real = demo._csv_bytes
@@ -223,7 +224,7 @@ def test_failed_generation_keeps_the_previous_dataset(
     monkeypatch.setattr(demo, "_csv_bytes", crash_after_a_few)
     params = tiny_params.demo.model_copy(update={"seed": 7})
     with pytest.raises(RuntimeError, match="disk full"):
-        generate_demo_dataset(out, params)
+        generate_demo_dataset(out, params, tiny_params.ingest.fs)
     assert _hashes(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
 
@@ -232,6 +233,6 @@ def test_regeneration_replaces_the_whole_tree(tmp_path: Path, tiny_params: Param
     out = tmp_path / "raw"
     (out / "train" / "Bvp").mkdir(parents=True)
     (out / "train" / "Bvp" / "stale.csv").write_text("Baseline\n1\n")
-    generate_demo_dataset(out, tiny_params.demo)
+    generate_demo_dataset(out, tiny_params.demo, tiny_params.ingest.fs)
     assert not (out / "train" / "Bvp" / "stale.csv").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]

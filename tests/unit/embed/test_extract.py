@@ -9,8 +9,9 @@ import torch
 
 from biomoe.config import Params
 from biomoe.embed.extract import embed_images, read_embeddings
-from biomoe.imaging import load_images, read_image_index, write_image_shards
-from biomoe.model import TinyBioMoE, save_checkpoint
+from biomoe.imaging.shards import load_images, read_image_index, write_image_shards
+from biomoe.model.checkpoint import save_checkpoint
+from biomoe.model.tiny_biomoe import TinyBioMoE
 
 
 def _windows(n: int) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from biomoe.config import MODALITIES, PAIN_LABELS
+from biomoe.data.params import MODALITIES, PAIN_LABELS
 
 
 def windows_table(n_subjects: int = 2, seed: int = 0) -> pd.DataFrame:

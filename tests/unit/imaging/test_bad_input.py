@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from biomoe.config import ImageParams, Params
+from biomoe.config import Params
 from biomoe.errors import DataError
-from biomoe.imaging import REPRESENTATIONS, render_batch, write_image_shards
 from biomoe.imaging.colormap import COLORMAPS
+from biomoe.imaging.params import ImageParams
 from biomoe.imaging.phase import MASKED
-from biomoe.imaging.render import min_samples
+from biomoe.imaging.render import REPRESENTATIONS, min_samples, render_batch
+from biomoe.imaging.shards import write_image_shards
 from biomoe.io import sha256_tree
 
 REPS = sorted(REPRESENTATIONS)

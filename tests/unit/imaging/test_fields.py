@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from biomoe.config import Params
-from biomoe.imaging import render_batch
 from biomoe.imaging.colormap import COLORMAPS
 from biomoe.imaging.gramian import gramian_field
 from biomoe.imaging.markov import markov_field
 from biomoe.imaging.recurrence import recurrence_matrix
+from biomoe.imaging.render import render_batch
 
 
 def _walk(n: int = 1000, seed: int = 0) -> np.ndarray:

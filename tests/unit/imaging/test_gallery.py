@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from biomoe.config import Params
-from biomoe.imaging import save_gallery, select_gallery, write_image_shards
+from biomoe.imaging.gallery import save_gallery, select_gallery
+from biomoe.imaging.shards import write_image_shards
 
 
 def test_selection_shows_each_modality_and_label_first(windows: pd.DataFrame) -> None:

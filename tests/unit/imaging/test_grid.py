@@ -6,11 +6,12 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from biomoe.config import MODALITIES, Params
+from biomoe.config import Params
+from biomoe.data.params import MODALITIES
 from biomoe.errors import DataError
-from biomoe.imaging import REPRESENTATIONS
 from biomoe.imaging.gallery import CAPTIONS
-from biomoe.imaging.grid import main, pick_sample, save_representation_grid
+from biomoe.imaging.grid import pick_sample, save_representation_grid
+from biomoe.imaging.render import REPRESENTATIONS
 
 
 def test_picks_one_sample_with_every_modality_in_order(windows: pd.DataFrame) -> None:
@@ -45,7 +46,13 @@ def test_command_line(tmp_path: Path, windows: pd.DataFrame) -> None:
 
     write_windows(windows, tmp_path / "windows.parquet")
     params = Path(__file__).resolve().parents[3] / "params.yaml"
-    main([str(tmp_path / "windows.parquet"), str(tmp_path / "g.png"), "--params", str(params)])
+    from typer.testing import CliRunner
+
+    from biomoe.cli import app
+
+    args = ["representations", str(tmp_path / "windows.parquet"), str(tmp_path / "g.png")]
+    result = CliRunner().invoke(app, [*args, "--params", str(params)])
+    assert result.exit_code == 0, result.output
     assert (tmp_path / "g.png").stat().st_size > 10_000
 
 

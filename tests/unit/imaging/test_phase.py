@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 
 from biomoe.config import Params
-from biomoe.imaging import render_batch
 from biomoe.imaging.phase import MASKED, _lut, nearest
+from biomoe.imaging.render import render_batch
 
 
 def _cosine(theta: float, hz: float = 12.5) -> np.ndarray:

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from biomoe.config import Params
-from biomoe.imaging import render_batch
 from biomoe.imaging.colormap import COLORMAPS, LEVELS
 from biomoe.imaging.gramian import gramian_field
 from biomoe.imaging.markov import markov_field
 from biomoe.imaging.recurrence import recurrence_matrix, recurrent_pairs
+from biomoe.imaging.render import render_batch
 
 
 def _interpreted(name: str) -> ModuleType:

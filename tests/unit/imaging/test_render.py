@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from biomoe.config import Params
-from biomoe.imaging import REPRESENTATIONS, render_all, render_batch
+from biomoe.imaging.render import REPRESENTATIONS, render_all, render_batch
 
 REPS = sorted(REPRESENTATIONS)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from biomoe.config import Params
-from biomoe.imaging import render_batch
+from biomoe.imaging.render import render_batch
 from biomoe.imaging.scalogram import frequencies, plan, scalogram_magnitude
 
 

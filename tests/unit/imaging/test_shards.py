@@ -11,8 +11,9 @@ from tests.unit.imaging.conftest import windows_table
 from biomoe.config import Params
 from biomoe.data.windows import WINDOW_COLUMNS, write_windows
 from biomoe.errors import DataError
-from biomoe.imaging import load_images, read_image_index, render_batch, write_image_shards
 from biomoe.imaging import shards as shards_module
+from biomoe.imaging.render import render_batch
+from biomoe.imaging.shards import load_images, read_image_index, write_image_shards
 from biomoe.io import sha256_tree
 
 

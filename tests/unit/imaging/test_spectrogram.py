@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 
 from biomoe.config import Params
-from biomoe.imaging import render_batch
 from biomoe.imaging.colormap import COLORMAPS
+from biomoe.imaging.render import render_batch
 from biomoe.imaging.resize import resize
 from biomoe.imaging.spectrogram import normalised_log_power
 from biomoe.imaging.stft import stft_groups

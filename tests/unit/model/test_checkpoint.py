@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from biomoe.errors import CheckpointError
-from biomoe.model import TinyBioMoE, file_sha256, load_checkpoint, save_checkpoint
+from biomoe.io import sha256_file as file_sha256
+from biomoe.model.checkpoint import load_checkpoint, save_checkpoint
+from biomoe.model.tiny_biomoe import TinyBioMoE
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def test_failed_save_keeps_the_previous_file(
 
 
 def test_file_sha256_matches_hashlib(saved: Path) -> None:
-    assert file_sha256(saved, chunk_size=4096) == hashlib.sha256(saved.read_bytes()).hexdigest()
+    assert file_sha256(saved, chunk=4096) == hashlib.sha256(saved.read_bytes()).hexdigest()
 
 
 def test_missing_file(tmp_path: Path) -> None:

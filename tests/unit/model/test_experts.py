@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from biomoe.model import EfficientViTExpert, SpectFormerExpert
+from biomoe.model.efficientvit import EfficientViTExpert
 from biomoe.model.layers import MultiHeadSelfAttention, SpectralGatingFilter
+from biomoe.model.spectformer import SpectFormerExpert
 
 
 def test_spectformer_stage_layout_follows_img_size() -> None:

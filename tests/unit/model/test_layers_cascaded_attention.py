@@ -1,11 +1,17 @@
-"""Relative offset tables, cascaded group attention and its local windows."""
+"""Relative offset tables, cascaded group attention, window tiling and local windows."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from biomoe.model.layers import CascadedGroupAttention, LocalWindowAttention, relative_offset_index
+from biomoe.model.layers import (
+    CascadedGroupAttention,
+    LocalWindowAttention,
+    relative_offset_index,
+    window_merge,
+    window_partition,
+)
 
 
 @pytest.mark.parametrize("resolution", [1, 2, 4, 7])
@@ -84,3 +90,14 @@ def test_local_window_attention_pads_and_checks_size() -> None:
         lwa(torch.randn(1, 24, 8, 8))
     small = LocalWindowAttention(24, 8, 3, resolution=2, window_resolution=7, kernels=(3, 3, 3))
     assert small.attn.attention_biases.shape == (3, 4)
+
+
+@pytest.mark.parametrize(("size", "tiles"), [(8, 4), (9, 9)])
+def test_window_partition_tiles_and_merge_inverts_it(size: int, tiles: int) -> None:
+    x = torch.randn(2, size, size, 5)
+    windows = window_partition(x, 4)
+    assert windows.shape == (2 * tiles, 4, 4, 5)
+    torch.testing.assert_close(windows[1], x[0, :4, 4:8])
+    torch.testing.assert_close(window_merge(windows, size, size), x)
+    if size % 4:
+        assert bool((windows[-1, 1:] == 0).all())  # zero padding at the bottom and right

@@ -1,4 +1,5 @@
-"""Conv2dBN, Residual, PointwiseFFN, SqueezeExcite, PatchMerging, patch embeddings."""
+"""Conv2dBN (and its folding), Residual, PointwiseFFN, SqueezeExcite, PatchMerging, patch
+embeddings."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from biomoe.model.layers import (
     Residual,
     SqueezeExcite,
     conv_bn_patch_embed,
+    fold_batchnorm,
     make_divisible,
 )
 
@@ -77,3 +79,39 @@ def test_stems_downsample_to_tokens() -> None:
     embed = conv_bn_patch_embed(3, 32)
     assert embed(torch.randn(2, 3, 64, 64)).shape == (2, 32, 4, 4)
     assert [type(m).__name__ for m in embed] == ["Conv2dBN", "ReLU"] * 3 + ["Conv2dBN"]
+
+
+def _bn(channels: int, seed: int) -> torch.nn.BatchNorm2d:
+    generator = torch.Generator().manual_seed(seed)
+    bn = torch.nn.BatchNorm2d(channels).eval()
+    with torch.no_grad():
+        bn.weight.copy_(torch.randn(channels, generator=generator))
+        bn.bias.copy_(torch.randn(channels, generator=generator))
+        bn.running_mean.copy_(torch.randn(channels, generator=generator))
+        bn.running_var.copy_(torch.rand(channels, generator=generator) + 0.5)
+    return bn
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_fold_batchnorm_equals_conv_then_bn(bias) -> None:
+    conv = torch.nn.Conv2d(4, 6, 3, 2, 1, bias=bias)
+    bn = _bn(6, seed=1)
+    weight, b = fold_batchnorm(conv, bn)
+    x = torch.randn(2, 4, 9, 9)
+    with torch.no_grad():
+        expected = bn(conv(x))
+    torch.testing.assert_close(F.conv2d(x, weight, b, 2, 1), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_conv2d_bn_fold_residual_equals_identity_plus_branch() -> None:
+    layer = Conv2dBN(5, 5, 3, 1, 1, groups=5).eval()
+    layer.bn = _bn(5, seed=2)
+    weight, bias = layer.fold_residual()
+    x = torch.randn(2, 5, 7, 7)
+    with torch.no_grad():
+        expected = x + layer(x)
+    torch.testing.assert_close(F.conv2d(x, weight, bias, 1, 1, 1, 5), expected)
+    scaled, _ = layer.fold(scale=0.5)
+    torch.testing.assert_close(scaled, layer.fold()[0] * 0.5)
+    with pytest.raises(ValueError, match="depth-wise"):
+        Conv2dBN(5, 5, 3, 2, 1, groups=5).fold_residual()

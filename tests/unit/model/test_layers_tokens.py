@@ -74,6 +74,16 @@ def test_self_attention_is_permutation_equivariant() -> None:
         MultiHeadSelfAttention(10, 3)
 
 
+def test_self_attention_fold_qkv_concatenates_q_and_kv() -> None:
+    attn = MultiHeadSelfAttention(12, 3)
+    weight, bias = attn.fold_qkv()
+    x = torch.randn(2, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            torch.nn.functional.linear(x, weight, bias), torch.cat([attn.q(x), attn.kv(x)], dim=1)
+        )
+
+
 def test_class_attention_summarises_into_first_token() -> None:
     torch.manual_seed(0)
     attn = ClassAttention(12, 4)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from biomoe.model import TinyBioMoE, load_checkpoint
+from biomoe.model.checkpoint import load_checkpoint
+from biomoe.model.tiny_biomoe import TinyBioMoE
 
 TOLERANCE = 1e-4
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from biomoe.model import EMBED_DIM, TinyBioMoE, check_img_size
+from biomoe.model.spec import EMBED_DIM, check_img_size
+from biomoe.model.tiny_biomoe import TinyBioMoE
 
 PUBLISHED_PARAMETERS = 7_337_278
 
@@ -41,7 +42,7 @@ def test_image_dependent_shapes_follow_img_size() -> None:
 
 
 def test_small_forward_backward_trains(tiny_params) -> None:
-    size = tiny_params.model.img_size
+    size = tiny_params.images.size
     torch.manual_seed(0)
     model = TinyBioMoE(img_size=size).train()
     x, target = torch.rand(4, 3, size, size), torch.randn(4, EMBED_DIM)

@@ -14,10 +14,10 @@ from biomoe.config import Params
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> Path:
     """Read only: copy it before breaking it."""
-    from biomoe.pretrain.corpus import build_corpus
+    from biomoe.corpus.build import build_corpus
 
     out = tmp_path_factory.mktemp("pretrain-corpus") / "corpus"
-    build_corpus(tiny_params, out, progress=False)
+    build_corpus(tiny_params.corpus, tiny_params.images, tiny_params.ingest.fs, out, progress=False)
     return out
 
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
+from biomoe.corpus.build import load_corpus
 from biomoe.errors import DataError
-from biomoe.imaging import load_images
-from biomoe.pretrain.corpus import load_corpus
+from biomoe.imaging.shards import load_images
 from biomoe.pretrain.data import (
     StepSampler,
     TaskImages,

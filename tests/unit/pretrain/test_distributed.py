@@ -12,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from biomoe.model import TinyBioMoE
+from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.pretrain.distributed import GlobalBatchNorm2d, globalize_batchnorm
 
 

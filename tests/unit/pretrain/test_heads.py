@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from biomoe.model import TinyBioMoE
+from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.pretrain.heads import NO_LABEL, MultiTaskModel, task_sums
 
 

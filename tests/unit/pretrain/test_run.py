@@ -9,11 +9,13 @@ import torch
 from biomoe.config import Params
 from biomoe.errors import CheckpointError
 from biomoe.io import sha256_file
-from biomoe.model import TinyBioMoE, load_checkpoint, save_checkpoint
+from biomoe.model.checkpoint import load_checkpoint, save_checkpoint
+from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.paths import ProjectPaths
 from biomoe.pretrain.checkpointing import KEYS, save_state
 from biomoe.pretrain.heads import MultiTaskModel
 from biomoe.pretrain.launch import run_dir, torchrun_command, worker_environment
+from biomoe.pretrain.params import PretrainJob
 from biomoe.pretrain.run import publish_backbone
 
 
@@ -39,7 +41,13 @@ def test_a_finished_run_is_published_in_the_released_format(
 ) -> None:
     state, model = _finished_state(finished=True)
     save_state(tmp_path / "last.pt", state)
-    result = publish_backbone(tmp_path / "last.pt", tiny_params, "abc", tmp_path / "out", tmp_path)
+    result = publish_backbone(
+        tmp_path / "last.pt",
+        PretrainJob(pretrain=tiny_params.pretrain, img_size=tiny_params.images.size),
+        "abc",
+        tmp_path / "out",
+        tmp_path,
+    )
     backbone = load_checkpoint(result.checkpoint, img_size=32)
     for key, value in model.backbone.state_dict().items():
         assert torch.equal(backbone.state_dict()[key], value)
@@ -59,7 +67,13 @@ def test_an_unfinished_run_never_replaces_the_backbone(tiny_params: Params, tmp_
     state, _ = _finished_state(finished=False)
     save_state(tmp_path / "last.pt", state)
     with pytest.raises(CheckpointError, match="did not finish"):
-        publish_backbone(tmp_path / "last.pt", tiny_params, "abc", out, tmp_path)
+        publish_backbone(
+            tmp_path / "last.pt",
+            PretrainJob(pretrain=tiny_params.pretrain, img_size=tiny_params.images.size),
+            "abc",
+            out,
+            tmp_path,
+        )
     assert (out / "model.pth").read_bytes() == good
     assert sorted(p.name for p in out.iterdir()) == ["model.pth"]
 

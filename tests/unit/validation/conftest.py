@@ -10,9 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from biomoe.config import Params, ValidateParams
+from biomoe.config import Params
 from biomoe.data.ai4pain import ingest
-from biomoe.validation import ValidationReport, validate_windows
+from biomoe.validation.params import ValidateParams
+from biomoe.validation.report import ValidationReport
+from biomoe.validation.runner import validate_windows
 
 Validate = Callable[..., ValidationReport]
 
@@ -33,7 +35,10 @@ def validate(tmp_path: Path, tiny_params: Params) -> Validate:
         windows: Path, params: ValidateParams | None = None, report_dir: Path | None = None
     ) -> ValidationReport:
         return validate_windows(
-            windows, report_dir or tmp_path / "report", params or tiny_params.validate_
+            windows,
+            report_dir or tmp_path / "report",
+            params or tiny_params.validate,
+            tiny_params.ingest.fs,
         )
 
     return run

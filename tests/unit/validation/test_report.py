@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from biomoe.validation import Failure, RuleResult, ValidationFailed, ValidationReport, require_valid
-from biomoe.validation.report import write_summary
+from biomoe.validation.report import (
+    Failure,
+    RuleResult,
+    ValidationFailed,
+    ValidationReport,
+    require_valid,
+    write_summary,
+)
 from biomoe.validation.runner import _exception_message
 
 RANGE = "SpO2 values must lie within [50, 100] %"

@@ -14,7 +14,7 @@ import pytest
 
 from biomoe.errors import BiomoeError
 from biomoe.io import sha256_file
-from biomoe.validation import ValidationFailed, ValidationReport, require_valid
+from biomoe.validation.report import ValidationFailed, ValidationReport, require_valid
 
 
 def test_clean_demo_passes_and_writes_reports(clean_windows: Path, validate, tmp_path: Path):

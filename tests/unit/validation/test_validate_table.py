@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from biomoe.errors import DataError
-from biomoe.validation import ValidationReport
+from biomoe.validation.report import ValidationReport
 
 ROW = 5  # a train window of the clean demo table
 
@@ -140,7 +140,7 @@ def test_failures_listed_are_capped(table_copy, validate, tiny_params):
         array = pa.array(rows, type=t.schema.field("signal").type)
         return t.set_column(t.column_names.index("signal"), "signal", array)
 
-    params = tiny_params.validate_.model_copy(update={"max_failures_listed": 2})
+    params = tiny_params.validate.model_copy(update={"max_failures_listed": 2})
     report = validate(table_copy(all_spo2_low), params=params)
 
     rule = _rule(report, "range.SpO2")

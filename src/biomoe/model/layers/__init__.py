@@ -5,9 +5,11 @@ from biomoe.model.layers.cascaded_attention import (
     CascadedGroupAttention,
     LocalWindowAttention,
     relative_offset_index,
+    window_merge,
+    window_partition,
 )
 from biomoe.model.layers.class_attention import ClassAttention, ClassAttentionBlock
-from biomoe.model.layers.conv_bn import Conv2dBN
+from biomoe.model.layers.conv_bn import Conv2dBN, fold_batchnorm
 from biomoe.model.layers.gate import ExpertGate
 from biomoe.model.layers.mlp import ConvFFN, Mlp, PointwiseFFN, TokenDepthwiseConv
 from biomoe.model.layers.patch_embed import ConvDownsample, ConvStem, conv_bn_patch_embed
@@ -35,6 +37,9 @@ __all__ = [
     "SqueezeExcite",
     "TokenDepthwiseConv",
     "conv_bn_patch_embed",
+    "fold_batchnorm",
     "make_divisible",
     "relative_offset_index",
+    "window_merge",
+    "window_partition",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 
@@ -26,3 +27,10 @@ class MultiHeadSelfAttention(nn.Module):
         k, v = kv.unbind(0)
         attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
         return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
+
+    def fold_qkv(self) -> tuple[Tensor, Tensor]:
+        """``(weight, bias)`` of one linear whose output is ``q(x)`` then ``kv(x)``."""
+        with torch.no_grad():
+            weight = torch.cat([self.q.weight, self.kv.weight])
+            bias = torch.cat([self.q.bias, self.kv.bias])
+        return weight, bias

@@ -29,6 +29,29 @@ def relative_offset_index(resolution: int) -> tuple[int, Tensor]:
     return len(offsets), torch.tensor(idxs, dtype=torch.int64).view(n, n)
 
 
+def window_partition(x: Tensor, window: int) -> Tensor:
+    """NHWC map ``[B, H, W, C]`` -> its ``window x window`` tiles ``[B * nH * nW, window,
+    window, C]`` in row-major order, the map zero-padded at the bottom and right to whole tiles.
+    """
+    b, h, w, c = x.shape
+    pad_b, pad_r = (window - h % window) % window, (window - w % window) % window
+    if pad_b or pad_r:
+        x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
+    nh, nw = (h + pad_b) // window, (w + pad_r) // window
+    return (
+        x.view(b, nh, window, nw, window, c).transpose(2, 3).reshape(b * nh * nw, window, window, c)
+    )
+
+
+def window_merge(windows: Tensor, height: int, width: int) -> Tensor:
+    """Inverse of ``window_partition`` for a ``height x width`` map: tiles -> ``[B, H, W, C]``."""
+    n, window, _, c = windows.shape
+    nh, nw = -(-height // window), -(-width // window)
+    b = n // (nh * nw)
+    merged = windows.view(b, nh, nw, window, window, c).transpose(2, 3)
+    return merged.reshape(b, nh * window, nw * window, c)[:, :height, :width]
+
+
 class CascadedGroupAttention(nn.Module):
     """Each head attends over its own channel split; head ``i`` also receives head ``i-1``'s
     output (the cascade). Queries pass a depth-wise conv of ``kernels[i]``; a learned bias per
@@ -67,9 +90,13 @@ class CascadedGroupAttention(nn.Module):
         self.attention_biases = nn.Parameter(torch.zeros(num_heads, num_offsets))
         self.register_buffer("attention_bias_idxs", idxs)
 
+    def relative_biases(self) -> Tensor:
+        """The logit bias of every head and pair of positions, ``[num_heads, r*r, r*r]``."""
+        return self.attention_biases[:, self.attention_bias_idxs]
+
     def forward(self, x: Tensor) -> Tensor:
         b, _, h, w = x.shape
-        biases = self.attention_biases[:, self.attention_bias_idxs]
+        biases = self.relative_biases()
         feats_in = x.chunk(self.num_heads, dim=1)
         feats_out = []
         feat = feats_in[0]
@@ -110,7 +137,7 @@ class LocalWindowAttention(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        b, c, h, w = x.shape
+        h, w = x.shape[2:]
         if (h, w) != (self.resolution, self.resolution):
             raise ValueError(
                 f"expected a {self.resolution}x{self.resolution} feature map, got {h}x{w}"
@@ -118,24 +145,5 @@ class LocalWindowAttention(nn.Module):
         win = self.window_resolution
         if h <= win and w <= win:
             return self.attn(x)
-        x = x.permute(0, 2, 3, 1)
-        pad_b = (win - h % win) % win
-        pad_r = (win - w % win) % win
-        if pad_b or pad_r:
-            x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
-        ph, pw = h + pad_b, w + pad_r
-        nh, nw = ph // win, pw // win
-        windows = (
-            x.view(b, nh, win, nw, win, c)
-            .transpose(2, 3)
-            .reshape(b * nh * nw, win, win, c)
-            .permute(0, 3, 1, 2)
-        )
-        windows = self.attn(windows)
-        x = (
-            windows.permute(0, 2, 3, 1)
-            .view(b, nh, nw, win, win, c)
-            .transpose(2, 3)
-            .reshape(b, ph, pw, c)
-        )
-        return x[:, :h, :w].permute(0, 3, 1, 2)
+        windows = window_partition(x.permute(0, 2, 3, 1), win).permute(0, 3, 1, 2)
+        return window_merge(self.attn(windows).permute(0, 2, 3, 1), h, w).permute(0, 3, 1, 2)

@@ -47,7 +47,7 @@ class ConvFFN(nn.Module):
         return self.fc2(self.act(self.dwconv(self.fc1(x), height, width)))
 
 
-class PointwiseFFN(nn.Module):
+class PointwiseFFN(nn.Sequential):
     """EfficientViT feed-forward on feature maps: ``1x1 Conv2dBN -> ReLU -> 1x1 Conv2dBN``.
 
     The second BatchNorm starts at zero so a residual FFN starts as the identity.
@@ -58,6 +58,3 @@ class PointwiseFFN(nn.Module):
         self.pw1 = Conv2dBN(dim, hidden_dim)
         self.act = nn.ReLU()
         self.pw2 = Conv2dBN(hidden_dim, dim, bn_weight_init=0.0)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.pw2(self.act(self.pw1(x)))

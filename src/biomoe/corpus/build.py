@@ -1,0 +1,242 @@
+"""The corpus folder: simulated, package-bundled and user recordings -> windows at one rate ->
+images, with one label per task (``-1``: no label for that window).
+
+``build_corpus`` writes ``out_dir`` atomically (a failure leaves the previous corpus as it was):
+
+- ``manifest.parquet``: one row per window (:data:`MANIFEST_SCHEMA`): where it comes from,
+  ``start`` (its first sample in the recording, at the recording's own rate), the rate and SNR
+  it was labelled from (``labels_estimated``: False for a simulation's truth, True for an
+  estimate from the window; NaN when unknown) and a ``task_<name>`` class id per window task;
+- ``tasks.json``: ``{task: [class names]}`` for :data:`~biomoe.corpus.params.TASKS` (class id =
+  position; :mod:`biomoe.corpus.tasks` says how each task's classes are ordered);
+- ``images/``: :func:`biomoe.imaging.shards.write_image_shards` of the windows (window id =
+  sample id);
+- ``summary.json``: counts per source, dataset, signal type and task class.
+
+``load_corpus`` reads it back as one row per image with every task's class id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from biomoe.corpus.params import TASKS, CorpusParams
+from biomoe.corpus.sources import collect_windows
+from biomoe.corpus.tasks import UNLABELLED, WINDOW_TASKS, task_classes, window_labels
+from biomoe.errors import DataError
+from biomoe.imaging.params import ImageParams
+from biomoe.imaging.shards import read_image_index, write_image_shards
+from biomoe.io import atomic_dir, atomic_path, sha256_tree, write_json
+
+MANIFEST_FILE, TASKS_FILE, SUMMARY_FILE, IMAGES_DIR = (
+    "manifest.parquet",
+    "tasks.json",
+    "summary.json",
+    "images",
+)
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("sample_id", pa.string()),
+        ("source", pa.string()),
+        ("dataset", pa.string()),
+        ("signal_type", pa.string()),
+        ("channel", pa.string()),
+        ("fs", pa.int64()),
+        ("n_samples", pa.int64()),
+        ("source_file", pa.string()),
+        ("start", pa.int64()),
+        ("rate_hz", pa.float64()),
+        ("snr_db", pa.float64()),
+        ("labels_estimated", pa.bool_()),
+        *[(f"task_{task}", pa.int64()) for task in WINDOW_TASKS],
+    ]
+)
+INDEX_COLUMNS = ("window_id", "representation", "shard", "row", "sha256")
+
+
+@dataclass(frozen=True)
+class CorpusSummary:
+    """What ``build_corpus`` wrote; ``sha256`` is the content hash of the whole folder."""
+
+    out_dir: Path
+    windows: int
+    images: int
+    by_source: dict[str, int]
+    by_signal_type: dict[str, int]
+    unavailable: dict[str, str]
+    sha256: str
+
+    def metrics(self) -> dict[str, float]:
+        """Flat numbers for MLflow."""
+        flat = {"corpus_windows": float(self.windows), "corpus_images": float(self.images)}
+        flat |= {f"corpus_windows.{k}": float(v) for k, v in self.by_signal_type.items()}
+        return flat
+
+
+@dataclass(frozen=True)
+class CorpusData:
+    """``index``: one row per image (:data:`INDEX_COLUMNS`, then ``task_<name>`` per task of
+    :data:`~biomoe.corpus.params.TASKS`, in that order); ``manifest``: one row per window;
+    ``classes``: class names per task, in TASKS order; ``images_dir`` holds the shards the
+    index addresses (``biomoe.imaging.shards.load_images(images_dir, rows)``)."""
+
+    index: pd.DataFrame
+    manifest: pd.DataFrame
+    classes: dict[str, tuple[str, ...]]
+    images_dir: Path
+
+
+def build_corpus(
+    corpus: CorpusParams,
+    images: ImageParams,
+    fs: int,
+    out_dir: Path,
+    *,
+    gallery_dir: Path | None = None,
+    root: Path | None = None,
+    progress: bool = True,
+) -> CorpusSummary:
+    """Read every source of ``corpus``, resample it to ``fs`` (``ingest.fs``), window, label
+    and render it with ``images`` into ``out_dir``. Relative user paths resolve against
+    ``root`` (default: the working folder). With ``gallery_dir``, also write a gallery PNG per
+    representation there.
+
+    Raises ``DataError`` (before anything is written) for an unreadable source file, a missing
+    path, an unknown format or dataset, a required package that is missing, or a source that
+    yields no window.
+    """
+    root = Path.cwd() if root is None else Path(root)
+    windows, unavailable = collect_windows(corpus, fs, root)
+    if windows.empty:
+        raise DataError("the corpus is empty", hint="enable a source in corpus")
+    classes = task_classes(windows, corpus, images.representations)
+    manifest = pd.concat(
+        [windows.drop(columns=["signal", "label"]), window_labels(windows, classes, corpus)],
+        axis=1,
+    )[MANIFEST_SCHEMA.names]
+    summary = _summary(manifest, classes, corpus, fs, unavailable, images.representations)
+    with atomic_dir(Path(out_dir)) as tmp:
+        _write_manifest(manifest, tmp / MANIFEST_FILE)
+        write_json(tmp / TASKS_FILE, {task: list(names) for task, names in classes.items()})
+        frame = pd.DataFrame(
+            {
+                "window_id": windows["sample_id"],
+                "fs": windows["fs"],
+                "signal": windows["signal"],
+                "modality": windows["signal_type"],
+                "label": windows["dataset"],
+            }
+        )
+        index = write_image_shards(
+            frame, tmp / IMAGES_DIR, images, progress=progress, gallery_dir=gallery_dir
+        )
+        write_json(tmp / SUMMARY_FILE, summary | {"images": len(index)})
+        digest = sha256_tree(tmp)
+    return CorpusSummary(
+        out_dir=Path(out_dir),
+        windows=len(manifest),
+        images=len(index),
+        by_source=summary["sources"],
+        by_signal_type=summary["signal_types"],
+        unavailable=unavailable,
+        sha256=digest,
+    )
+
+
+def load_corpus(out_dir: Path) -> CorpusData:
+    """The corpus written by ``build_corpus``; ``DataError`` if it is missing or incomplete."""
+    out_dir = Path(out_dir)
+    hint = "run the corpus stage (biomoe corpus) first"
+    for name in (MANIFEST_FILE, TASKS_FILE, f"{IMAGES_DIR}/index.parquet"):
+        if not (out_dir / name).is_file():
+            raise DataError("corpus file not found", file=out_dir / name, hint=hint)
+    manifest = _read_manifest(out_dir / MANIFEST_FILE)
+    classes = _read_tasks(out_dir / TASKS_FILE)
+    index = read_image_index(out_dir / IMAGES_DIR)[list(INDEX_COLUMNS)]
+    unknown = ~index["window_id"].isin(manifest["sample_id"])
+    if unknown.any():
+        raise DataError(
+            "image index names windows the manifest lacks",
+            file=out_dir / IMAGES_DIR / "index.parquet",
+            segment="window_id",
+            hint=f"e.g. {index.loc[unknown, 'window_id'].iloc[0]!r}; rebuild the corpus",
+        )
+    representation = {name: i for i, name in enumerate(classes["representation"])}
+    foreign = ~index["representation"].isin(list(representation))
+    if foreign.any():
+        raise DataError(
+            "image index holds a representation tasks.json does not list",
+            file=out_dir / TASKS_FILE,
+            segment="representation",
+        )
+    tasks = manifest[["sample_id", *[f"task_{t}" for t in WINDOW_TASKS]]]
+    joined = index.merge(tasks, left_on="window_id", right_on="sample_id", how="left")
+    joined["task_representation"] = joined["representation"].map(representation).astype(np.int64)
+    joined = joined[[*INDEX_COLUMNS, *[f"task_{t}" for t in TASKS]]]
+    return CorpusData(joined, manifest, classes, out_dir / IMAGES_DIR)
+
+
+def _summary(
+    manifest: pd.DataFrame,
+    classes: dict[str, tuple[str, ...]],
+    corpus: CorpusParams,
+    fs: int,
+    unavailable: dict[str, str],
+    representations: Sequence[str],
+) -> dict[str, object]:
+    def counts(column: str) -> dict[str, int]:
+        return {str(k): int(v) for k, v in sorted(Counter(manifest[column]).items())}
+
+    tasks: dict[str, dict[str, int]] = {}
+    for task in WINDOW_TASKS:
+        ids = Counter(int(v) for v in manifest[f"task_{task}"])
+        tasks[task] = {name: ids.get(i, 0) for i, name in enumerate(classes[task])}
+        tasks[task]["unlabelled"] = ids.get(UNLABELLED, 0)
+    tasks["representation"] = {name: len(manifest) for name in representations}
+    return {
+        "windows": len(manifest),
+        "fs": fs,
+        "window_seconds": corpus.window_seconds,
+        "sources": counts("source"),
+        "datasets": counts("dataset"),
+        "signal_types": counts("signal_type"),
+        "tasks": tasks,
+        "unavailable": dict(sorted(unavailable.items())),
+    }
+
+
+def _write_manifest(manifest: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(manifest, schema=MANIFEST_SCHEMA, preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
+
+
+def _read_manifest(path: Path) -> pd.DataFrame:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"not a readable parquet file: {exc}", file=path) from exc
+    missing = [c for c in MANIFEST_SCHEMA.names if c not in table.schema.names]
+    if missing:
+        raise DataError("corpus manifest lacks columns", file=path, segment=", ".join(missing))
+    return table.to_pandas()
+
+
+def _read_tasks(path: Path) -> dict[str, tuple[str, ...]]:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"not readable JSON: {exc}", file=path) from exc
+    missing = [task for task in TASKS if task not in raw]
+    if missing:
+        raise DataError("tasks.json lacks tasks", file=path, segment=", ".join(missing))
+    return {task: tuple(raw[task]) for task in TASKS}

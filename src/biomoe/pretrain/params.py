@@ -1,0 +1,62 @@
+"""The pretrain section: multi-task pretraining of the backbone."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from biomoe.corpus.params import Task
+from biomoe.section import Section
+
+
+class PretrainParams(Section):
+    """Multi-task pretraining. ``batch_size`` images per process per micro-step; one optimizer
+    step sees ``batch_size * nproc * grad_accum_steps`` images (the global batch). The lr warms
+    up linearly for ``warmup_steps`` optimizer steps, then follows a cosine down to ``min_lr``.
+    ``batchnorm: sync`` computes BatchNorm statistics over all processes' micro-batches (the maths
+    of one process with the global micro-batch); ``local`` keeps them per process (plain DDP).
+    ``device: auto`` takes CUDA when available (NCCL), else CPU (gloo). ``precision: auto`` is
+    bf16 autocast on CUDA and fp32 on CPU; ``fp64`` (CPU) is for numerical checks, where float
+    rounding is too small for Adam to amplify. Checkpoints every ``checkpoint_every`` optimizer
+    steps; a log line every ``log_every``."""
+
+    seed: int
+    tasks: tuple[Task, ...] = Field(min_length=1)
+    task_weights: dict[str, float]
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    grad_accum_steps: int = Field(ge=1)
+    lr: float = Field(gt=0)
+    min_lr: float = Field(ge=0)
+    warmup_steps: int = Field(ge=0)
+    weight_decay: float = Field(ge=0)
+    grad_clip: float = Field(ge=0, description="max global grad norm; 0 turns clipping off")
+    val_fraction: float = Field(gt=0, lt=1)
+    batchnorm: Literal["sync", "local"]
+    nproc: int = Field(ge=1, description="processes on this machine (torchrun --nproc-per-node)")
+    device: Literal["auto", "cpu", "cuda"]
+    precision: Literal["auto", "fp32", "fp64"]
+    num_workers: int = Field(ge=0, description="DataLoader workers per process")
+    checkpoint_every: int = Field(ge=1)
+    log_every: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PretrainParams:
+        missing = set(self.tasks) - set(self.task_weights)
+        if missing:
+            raise ValueError(f"pretrain.task_weights lacks a weight for {sorted(missing)}")
+        negative = sorted(t for t, w in self.task_weights.items() if w < 0)
+        if negative:
+            raise ValueError(f"pretrain.task_weights must not be negative: {negative}")
+        if self.min_lr > self.lr:
+            raise ValueError(f"pretrain.min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
+        return self
+
+
+class PretrainJob(Section):
+    """What every training process is given: the pretrain section and the image size
+    (``images.size``). The launcher writes it as ``params.json`` for the torchrun workers."""
+
+    pretrain: PretrainParams
+    img_size: int = Field(ge=32)

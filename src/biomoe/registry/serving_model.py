@@ -1,7 +1,0 @@
-"""Models-from-code entry point logged with ``pain-classifier``; MLflow runs it when loading."""
-
-from mlflow.models import set_model
-
-from biomoe.registry.pyfunc import PainClassifierModel
-
-set_model(PainClassifierModel())

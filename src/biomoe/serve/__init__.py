@@ -1,0 +1,7 @@
+"""Serving ``pain-classifier``: raw windows in, probabilities out, as MLflow serves it.
+
+``inputs`` (what the served model accepts), ``predictor`` (imaging, backbone, fusion, head),
+``pyfunc`` + ``model_code`` (the MLflow model), ``register`` (log, register, promote),
+``rescore`` (a registered version scored on new validation windows), ``batch`` (a folder
+scored into a CSV), ``manage`` (promotion and rollback by hand).
+"""
