@@ -86,7 +86,7 @@ def main() -> None:
         params_file = root / "params.json"
         params_file.write_text(params.model_dump_json(by_alias=True))
         if not (root / "windows.parquet").is_file():
-            generate_demo_dataset(root / "raw", params.demo)
+            generate_demo_dataset(root / "raw", params.demo, params.ingest.fs)
             ingest(root / "raw", root / "windows.parquet", params.ingest)
         torch.manual_seed(0)
         save_checkpoint(TinyBioMoE(img_size=args.size), root / "model.pth")
