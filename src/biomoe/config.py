@@ -24,7 +24,6 @@ from biomoe.corpus.params import CorpusParams
 from biomoe.data.params import MODALITIES, DemoParams, IngestParams
 from biomoe.embed.params import EmbedParams
 from biomoe.imaging.params import ImageParams
-from biomoe.model.spec import IMG_SIZE_MULTIPLE
 from biomoe.pretrain.params import PretrainParams
 from biomoe.registry.params import BackboneSource, RegisterParams
 from biomoe.scaleout.params import ScaleoutParams
@@ -99,11 +98,6 @@ with warnings.catch_warnings():
 
         @model_validator(mode="after")
         def _consistent(self) -> Params:
-            if self.images.size % IMG_SIZE_MULTIPLE:
-                raise ValueError(
-                    f"images.size ({self.images.size}) must be a multiple of "
-                    f"{IMG_SIZE_MULTIPLE}: Tiny-BioMoE's experts downsample by {IMG_SIZE_MULTIPLE}"
-                )
             unknown = set(self.ingest.modalities) - set(MODALITIES)
             if unknown:
                 raise ValueError(f"ingest.modalities has unknown names {sorted(unknown)}")

@@ -333,38 +333,25 @@ class SourceTree:
 
 @dataclass(frozen=True)
 class Schema:
-    """The dotted leaves of params.yaml and, for each attribute path not named like its key
-    (pydantic aliases: ``params.validate_`` is ``validate``), that key's last part."""
+    """The dotted leaves of params.yaml (section names are the attribute names)."""
 
     leaves: frozenset[str]
-    renamed: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, params: Any) -> Schema:
         """From a loaded ``biomoe.config.Params``."""
-        renamed: dict[str, str] = {}
-
-        def walk(model: Any, prefix: str) -> None:
-            for name, info in type(model).model_fields.items():
-                if info.alias and info.alias != name:
-                    renamed[prefix + name] = info.alias
-                child = getattr(model, name)
-                if hasattr(type(child), "model_fields"):
-                    walk(child, f"{prefix}{name}.")
-
-        walk(params, "")
-        return cls(frozenset(params.as_flat_dict()), renamed)
+        return cls(frozenset(params.as_flat_dict()))
 
     @classmethod
-    def from_tree(cls, tree: Mapping[str, Any], renamed: Mapping[str, str] | None = None) -> Schema:
-        return cls(frozenset(flatten(tree)), dict(renamed or {}))
+    def from_tree(cls, tree: Mapping[str, Any]) -> Schema:
+        return cls(frozenset(flatten(tree)))
 
     def key(self, attrs: list[str]) -> str | None:
         """The key an attribute chain reads: as many of its attributes as name keys (a leaf or a
         section); None when the first names none."""
         parts: list[str] = []
-        for end, attr in enumerate(attrs, start=1):
-            candidate = ".".join([*parts, self.renamed.get(".".join(attrs[:end]), attr)])
+        for attr in attrs:
+            candidate = ".".join([*parts, attr])
             if candidate in self.leaves:
                 return candidate
             if not any(leaf.startswith(candidate + ".") for leaf in self.leaves):
@@ -679,7 +666,7 @@ TREE = {
     "scaleout": {"runner": "local", "local": {"workers": 1}},
     "register": {"tracking_uri": "sqlite://", "experiment": "e", "model_name": "m"},
 }
-SCHEMA = Schema.from_tree(TREE, {"registry": "register"})
+SCHEMA = Schema.from_tree(TREE)
 
 
 def write_project(tmp_path: Path, files: Mapping[str, str]) -> Path:
@@ -882,7 +869,7 @@ def test_a_module_named_in_a_string_counts(tmp_path: Path) -> None:
 def test_a_missed_param_is_named(tmp_path: Path) -> None:
     entry = """
         def s(params):
-            return params.train.lr, params.images.waveform, params.registry.model_name
+            return params.train.lr, params.images.waveform, params.register.model_name
     """
     root = write_project(tmp_path, {"stages/s.py": entry})
     report = check(root, stage(["src/biomoe/stages/s.py"], ["train.lr"]))
@@ -911,7 +898,7 @@ def test_a_listed_param_the_stage_does_not_read_is_named(tmp_path: Path) -> None
 def test_an_operational_param_is_not_listed(tmp_path: Path) -> None:
     entry = """
         def s(params):
-            return params.images, params.scaleout.runner, params.registry.tracking_uri
+            return params.images, params.scaleout.runner, params.register.tracking_uri
     """
     root = write_project(tmp_path, {"stages/s.py": entry})
     deps = ["src/biomoe/stages/s.py"]
@@ -923,7 +910,7 @@ def test_an_operational_param_is_not_listed(tmp_path: Path) -> None:
     }
     assert report.params_add == ["images.size", "images.waveform"]
     # the register stage's outputs depend on the store
-    entry = "def register(params):\n    return params.registry.tracking_uri\n"
+    entry = "def register(params):\n    return params.register.tracking_uri\n"
     root = write_project(tmp_path, {"stages/register.py": entry})
     spec = stage(["src/biomoe/stages/register.py"], ["register.tracking_uri"], name="register")
     assert check(root, spec, name="register").ok
@@ -1004,7 +991,7 @@ def test_a_stages_helper_is_followed(tmp_path: Path) -> None:
         from biomoe.tracking import stage_run
 
         def log_run(stage, pr):
-            return pr.registry.model_name
+            return pr.register.model_name
 
         def deeper(q):
             stage_run(q)
@@ -1061,23 +1048,23 @@ def test_operational_keys_are_keys_of_params_yaml() -> None:
     assert [op.key for op in OPERATIONAL if not under(op.key, leaves)] == []
 
 
-def test_the_schema_follows_pydantic_aliases() -> None:
-    from pydantic import BaseModel, Field
+def test_the_schema_names_the_key_an_attribute_chain_reads() -> None:
+    from pydantic import BaseModel
 
     class Inner(BaseModel):
         size: int = 1
         spec: dict[str, int] = {"a": 1}
 
     class Model(BaseModel):
-        validate_: Inner = Field(default=Inner(), alias="validate")
+        train: Inner = Inner()
         images: Inner = Inner()
 
         def as_flat_dict(self) -> dict[str, Any]:
-            return flatten(self.model_dump(by_alias=True))
+            return flatten(self.model_dump())
 
     schema = Schema.of(Model())
-    assert schema.leaves == {"validate.size", "validate.spec.a", "images.size", "images.spec.a"}
-    assert schema.key(["validate_", "size"]) == "validate.size"
+    assert schema.leaves == {"train.size", "train.spec.a", "images.size", "images.spec.a"}
+    assert schema.key(["train", "size"]) == "train.size"
     assert schema.key(["images", "size", "bit_length"]) == "images.size"
     assert schema.key(["images", "model_dump"]) == "images"
     assert schema.key(["images", "spec"]) == "images.spec"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from biomoe.model.spec import IMG_SIZE_MULTIPLE
 from biomoe.section import Section
 
 Colormap = Literal["viridis", "twilight"]
@@ -101,11 +102,11 @@ class ScalogramParams(Section):
 
 
 class ImageParams(Section):
-    """``size``: images are ``size`` x ``size`` pixels, the size the backbone is built for (the
-    config checks that the model can take it). ``threads``: windows rendered in parallel (0: one
+    """``size``: images are ``size`` x ``size`` pixels, the size the backbone is built for (a
+    multiple of 32, ``biomoe.model.spec``). ``threads``: windows rendered in parallel (0: one
     per available core); the images never depend on it."""
 
-    size: int = Field(ge=16)
+    size: int = Field(ge=IMG_SIZE_MULTIPLE)
     representations: tuple[Representation, ...] = Field(min_length=1)
     shard_size: int = Field(ge=1)
     threads: int = Field(ge=0)
@@ -117,3 +118,13 @@ class ImageParams(Section):
     markov: MarkovParams
     scalogram: ScalogramParams
     gallery_per_representation: int = Field(ge=1)
+
+    @field_validator("size")
+    @classmethod
+    def _fits_the_model(cls, size: int) -> int:
+        if size % IMG_SIZE_MULTIPLE:
+            raise ValueError(
+                f"images.size ({size}) must be a multiple of {IMG_SIZE_MULTIPLE}: Tiny-BioMoE's "
+                f"experts downsample by {IMG_SIZE_MULTIPLE}"
+            )
+        return size

@@ -11,7 +11,6 @@ from biomoe.paths import ProjectPaths
 from biomoe.registry.tracking import log_metrics
 from biomoe.scaleout.runners import Runner
 from biomoe.stages.sharded import sharded
-from biomoe.stages.shared_embed import embed_into
 
 
 def run(
@@ -21,6 +20,7 @@ def run(
     runner: Runner | None = None,
 ) -> Path:
     """A bad backbone writes nothing."""
+    from biomoe.embed.extract import embed_images
     from biomoe.registry.source import resolve_backbone
 
     with sharded("embed", params, paths, tracking_uri, runner) as shard_runner:
@@ -30,7 +30,15 @@ def run(
             params.images.size,
             tracking_uri or params.register.tracking_uri,
         )
-        result = embed_into(params, paths, backbone.path, paths.embeddings, shard_runner)
+        result = embed_images(
+            paths.images,
+            backbone.path,
+            paths.embeddings,
+            img_size=params.images.size,
+            batch_size=params.embed.batch_size,
+            engine=params.embed.engine,
+            runner=shard_runner,
+        )
         mlflow.set_tags(
             {
                 "backbone_sha256": result.backbone_sha256,

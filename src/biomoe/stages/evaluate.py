@@ -11,7 +11,6 @@ from biomoe.paths import ProjectPaths
 from biomoe.registry.tracking import log_metrics
 from biomoe.scaleout.runners import Runner
 from biomoe.stages.sharded import sharded
-from biomoe.stages.shared_embed import embed_into
 
 
 def run(
@@ -26,7 +25,7 @@ def run(
     from biomoe.classify.evaluate import candidates, evaluate_candidates
     from biomoe.classify.report import tracked_metrics, write_evaluation
     from biomoe.data.windows import read_windows
-    from biomoe.embed.extract import read_embeddings
+    from biomoe.embed.extract import embed_images, read_embeddings
 
     with sharded("evaluate", params, paths, tracking_uri, runner) as shard_runner:
         mlflow.log_params(params.logged("train"))
@@ -37,8 +36,14 @@ def run(
             checkpoint = random_backbone(
                 paths.baselines / "random_backbone.pth", params.images.size, params.evaluate.seed
             )
-            embedded = embed_into(
-                params, paths, checkpoint, paths.baselines / "random_embeddings", shard_runner
+            embedded = embed_images(
+                paths.images,
+                checkpoint,
+                paths.baselines / "random_embeddings",
+                img_size=params.images.size,
+                batch_size=params.embed.batch_size,
+                engine=params.embed.engine,
+                runner=shard_runner,
             )
             control = read_embeddings(embedded.table)
         rows = candidates(embeddings, windows, params.train, params.evaluate, control)
