@@ -46,7 +46,14 @@ COMPARED = (
 
 
 def _sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        # each workspace's Prefect (its ephemeral server's sqlite db) of its own: two runs on one
+        # machine sharing ~/.prefect lock each other's database
+        "PREFECT_HOME": str(cwd / ".prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
     env.pop("MLFLOW_TRACKING_URI", None)
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
