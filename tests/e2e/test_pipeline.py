@@ -50,9 +50,11 @@ def _sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         # each workspace's Prefect (its ephemeral server's sqlite db) of its own: two runs on one
-        # machine sharing ~/.prefect lock each other's database
+        # machine sharing ~/.prefect lock each other's database. A new db is migrated when the
+        # server starts, which on a loaded 2-core machine outlasts the default 20 s wait.
         "PREFECT_HOME": str(cwd / ".prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     }
     env.pop("MLFLOW_TRACKING_URI", None)
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
