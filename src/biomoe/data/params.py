@@ -9,6 +9,14 @@ from biomoe.section import Section
 MODALITIES: tuple[str, ...] = ("Bvp", "Eda", "Resp", "SpO2")
 PAIN_LABELS: tuple[str, ...] = ("No", "Low", "High")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
+SIGNAL_TYPES: dict[str, str] = {"Bvp": "ppg", "Eda": "eda", "Resp": "rsp", "SpO2": "spo2"}
+"""The physiological signal each AI4PAIN modality records (BVP is a PPG)."""
+
+
+def signal_type_of(modality: str) -> str:
+    """The signal type of ``modality`` (:data:`SIGNAL_TYPES`; another modality: its name in
+    lower case, which has the generic features only)."""
+    return SIGNAL_TYPES.get(modality, modality.lower())
 
 
 class SplitSizes(Section):

@@ -39,6 +39,7 @@ KEYS = (
     "fingerprint",
     "finished",
     "classes",
+    "targets",
 )
 
 

@@ -2,7 +2,8 @@
 
 The trainer reads the corpus contract of ``biomoe.corpus.build.load_corpus``: an image
 index with one row per image (``shard``, ``row``, ``window_id``) and an int64 column
-``task_<name>`` per task (-1 = no label), the class names per task, and the image shards.
+``task_<name>`` per task (-1 = no label), a float column per window feature (``morph_<name>``,
+NaN = none), the class names per task, and the image shards.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from torch.utils.data import Dataset, DistributedSampler
 
 from biomoe.errors import DataError
 from biomoe.pretrain.heads import NO_LABEL
+from biomoe.pretrain.targets import MORPHOLOGY
 
 CORPUS_FILES = ("manifest.parquet", "tasks.json", "images/index.parquet")
 
@@ -38,8 +40,18 @@ def corpus_digest(corpus_dir: Path) -> str:
 def check_tasks(
     index: pd.DataFrame, classes: dict[str, tuple[str, ...]], tasks: Sequence[str], where: Path
 ) -> None:
-    """Every task in ``tasks`` has classes and a label column whose values fit them."""
+    """Every task in ``tasks`` has classes and a label column whose values fit them; the
+    ``morphology`` task needs window feature columns (``morph_<name>``)."""
     for task in tasks:
+        if task == MORPHOLOGY:
+            if not any(str(c).startswith("morph_") for c in index.columns):
+                raise DataError(
+                    "the corpus has no window features for the morphology task",
+                    file=where,
+                    segment="morph_*",
+                    hint="rebuild the corpus (`biomoe corpus`) or remove morphology from tasks",
+                )
+            continue
         column = f"task_{task}"
         if task not in classes or column not in index.columns:
             raise DataError(
@@ -71,31 +83,49 @@ def split_windows(
     return index[~is_val].reset_index(drop=True), index[is_val].reset_index(drop=True)
 
 
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+"""uint8 images ``[B, 3, S, S]``, int64 class labels ``[B, T]`` (-1: none) and float32
+regression targets ``[B, F]`` (NaN: none; ``F = 0`` without a regression task)."""
+
+
 class TaskImages(Dataset):
-    """Item ``i``: uint8 image ``[3, S, S]`` and int64 labels ``[T]`` (tasks in given order).
+    """Item ``i``: uint8 image ``[3, S, S]``, int64 labels ``[T]`` (class tasks in the given
+    order) and float32 targets ``[F]`` (the rows of ``targets``; none when it is None).
 
     ``__getitems__`` reads a whole batch at once from memory-mapped shards, each opened once
     per process (DataLoader workers open their own).
     """
 
-    def __init__(self, images_dir: Path, rows: pd.DataFrame, tasks: Sequence[str]) -> None:
+    def __init__(
+        self,
+        images_dir: Path,
+        rows: pd.DataFrame,
+        tasks: Sequence[str],
+        targets: np.ndarray | None = None,
+    ) -> None:
         self.images_dir = Path(images_dir)
         shard_names, self.shard_of = np.unique(rows["shard"].astype(str), return_inverse=True)
         self.shards = [str(name) for name in shard_names]
         self.row = rows["row"].to_numpy(dtype=np.int64)
+        labels = [rows[f"task_{t}"].to_numpy(dtype=np.int64) for t in tasks]
         self.labels = torch.from_numpy(
-            np.stack([rows[f"task_{t}"].to_numpy(dtype=np.int64) for t in tasks], axis=1)
+            np.stack(labels, axis=1) if labels else np.empty((len(rows), 0), dtype=np.int64)
         )
+        if targets is None:
+            targets = np.empty((len(rows), 0), dtype=np.float32)
+        if len(targets) != len(rows):
+            raise ValueError(f"{len(targets)} target rows for {len(rows)} images")
+        self.targets = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
         self._open: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.row)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = self.__getitems__([i])
-        return images[0], labels[0]
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        images, labels, targets = self.__getitems__([i])
+        return images[0], labels[0], targets[0]
 
-    def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
         indices = np.asarray(indices, dtype=np.int64)
         shard_ids = self.shard_of[indices]
         parts: list[np.ndarray] = []
@@ -107,7 +137,7 @@ class TaskImages(Dataset):
         images = np.empty((len(indices), *parts[0].shape[1:]), dtype=np.uint8)
         for where, part in zip(positions, parts, strict=True):
             images[where] = part
-        return torch.from_numpy(images), self.labels[indices]
+        return torch.from_numpy(images), self.labels[indices], self.targets[indices]
 
     def _shard(self, shard_id: int) -> np.ndarray:
         if shard_id not in self._open:
@@ -123,7 +153,7 @@ class TaskImages(Dataset):
         return self._open[shard_id]
 
 
-def whole_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def whole_batch(batch: Batch) -> Batch:
     """DataLoader ``collate_fn``: ``TaskImages.__getitems__`` already returns a batch."""
     return batch
 

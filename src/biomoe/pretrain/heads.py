@@ -1,4 +1,5 @@
-"""Task heads on the 192-D embedding, and the per-task losses of a batch."""
+"""Task heads on the 192-D embedding, and the per-task losses of a batch: cross-entropy for the
+class tasks, a masked Huber loss for the regression (``morphology``) targets."""
 
 from __future__ import annotations
 
@@ -10,19 +11,25 @@ from torch.nn import functional as F
 
 from biomoe.model.spec import EMBED_DIM
 from biomoe.model.tiny_biomoe import TinyBioMoE
+from biomoe.pretrain.targets import MORPHOLOGY
 
 NO_LABEL = -1
 """Label of an image that has none for a task; it adds nothing to that task's loss."""
 
 
-class MultiTaskModel(nn.Module):
-    """Tiny-BioMoE with one linear head per task; the backbone alone is what we publish."""
+HUBER_DELTA = 1.0
+"""Where the regression loss turns from quadratic to linear, in robust-scaled units (IQRs)."""
 
-    def __init__(self, backbone: TinyBioMoE, classes_per_task: Mapping[str, int]) -> None:
+
+class MultiTaskModel(nn.Module):
+    """Tiny-BioMoE with one linear head per task (``outputs_per_task``: classes of a class
+    task, targets of a regression task); the backbone alone is what we publish."""
+
+    def __init__(self, backbone: TinyBioMoE, outputs_per_task: Mapping[str, int]) -> None:
         super().__init__()
         self.backbone = backbone
         self.heads = nn.ModuleDict(
-            {task: nn.Linear(EMBED_DIM, n) for task, n in classes_per_task.items()}
+            {task: nn.Linear(EMBED_DIM, n) for task, n in outputs_per_task.items()}
         )
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
@@ -51,3 +58,44 @@ def task_sums(logits: Mapping[str, Tensor], labels: Tensor) -> tuple[Tensor, Ten
             hit = (task_logits.argmax(1) == target) & (target != NO_LABEL)
             correct.append(hit.sum())
     return torch.stack(losses), torch.stack(correct).to(torch.float64)
+
+
+def regression_sums(predictions: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Summed Huber loss (differentiable), summed absolute error and the number of targets, over
+    the finite entries of ``targets`` ``[B, F]`` (NaN: no target, adds exactly 0)."""
+    predictions = at_least_fp32(predictions)
+    known = torch.isfinite(targets)
+    filled = torch.where(known, targets, torch.zeros_like(targets)).to(predictions.dtype)
+    losses = F.huber_loss(predictions, filled, reduction="none", delta=HUBER_DELTA)
+    loss = torch.where(known, losses, torch.zeros_like(losses)).sum()
+    with torch.no_grad():
+        error = torch.where(known, (predictions - filled).abs(), torch.zeros_like(losses)).sum()
+    return loss, error.to(torch.float64), known.sum().to(torch.float64)
+
+
+def target_counts(labels: Tensor, targets: Tensor, regression: bool) -> Tensor:
+    """Labelled images per class task ``[T]``, then (``regression``) the finite targets."""
+    counts = (labels != NO_LABEL).sum(0).to(torch.float64)
+    if regression:
+        counts = torch.cat([counts, torch.isfinite(targets).sum().to(torch.float64)[None]])
+    return counts
+
+
+def objective_sums(
+    outputs: Mapping[str, Tensor], labels: Tensor, targets: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Summed losses ``[T]`` (differentiable) and metric sums ``[T]`` (correct predictions of a
+    class task, absolute error of the regression), for the tasks in ``outputs`` order: the
+    class tasks (``labels[:, t]``), then ``morphology`` (``targets``) when it is there."""
+    classes = {task: out for task, out in outputs.items() if task != MORPHOLOGY}
+    losses: list[Tensor] = []
+    metrics: list[Tensor] = []
+    if classes:
+        class_losses, correct = task_sums(classes, labels)
+        losses.append(class_losses)
+        metrics.append(correct)
+    if MORPHOLOGY in outputs:
+        loss, error, _ = regression_sums(outputs[MORPHOLOGY], targets)
+        losses.append(loss[None])
+        metrics.append(error[None])
+    return torch.cat(losses), torch.cat(metrics)

@@ -9,6 +9,9 @@ from pydantic import Field, model_validator
 from biomoe.corpus.params import Task
 from biomoe.section import Section
 
+PretrainTask = Task | Literal["morphology"]
+"""A corpus class task, or ``morphology``: regression of the windows' physiological features."""
+
 
 class PretrainParams(Section):
     """Multi-task pretraining. ``batch_size`` images per process per micro-step; one optimizer
@@ -22,7 +25,7 @@ class PretrainParams(Section):
     steps; a log line every ``log_every``."""
 
     seed: int
-    tasks: tuple[Task, ...] = Field(min_length=1)
+    tasks: tuple[PretrainTask, ...] = Field(min_length=1)
     task_weights: dict[str, float]
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)

@@ -85,6 +85,7 @@ def _card(state: dict[str, Any], job: PretrainJob, corpus_sha256: str, weights: 
         "checkpoint_sha256": sha256_file(weights),
         "corpus_sha256": corpus_sha256,
         "tasks": state["classes"],
+        "targets": state["targets"],
         "steps": state["step"],
         "world_size": state["fingerprint"]["world_size"],
         "params": {  # those that shape the result; how it ran (nproc, ...) does not
@@ -106,8 +107,11 @@ def _rounded(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def _curves(history: list[dict[str, Any]]) -> dict[str, list[float]]:
-    """Train and validation loss, and validation accuracy per task, against epoch."""
-    accuracies = {k for h in history for k in h["metrics"] if k.startswith("val_acc_")}
+    """Train and validation loss, and validation accuracy (the regression: mean absolute
+    error) per task, against epoch."""
+    accuracies = {
+        k for h in history for k in h["metrics"] if k.startswith(("val_acc_", "val_mae_"))
+    }
     names = ["train_loss", "val_loss", *sorted(accuracies)]
     return {
         name: [h["metrics"].get(name, float("nan")) for h in history]

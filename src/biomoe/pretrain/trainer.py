@@ -6,9 +6,11 @@ each rank reads its own micro-batches (``StepSampler``), DDP averages gradients 
 micro-step of an accumulation (``no_sync`` before), a few sums are all-reduced, and only rank 0
 prints, reports metrics and writes checkpoints (``biomoe.pretrain.distributed``).
 
-The loss of an optimizer step is ``sum_t weight_t * mean CE_t`` where the mean runs over the
-images of the whole step (all ranks, all micro-steps) that have a label for task ``t``; a task
-with no labels in the step adds 0. Each micro-step therefore back-propagates its *summed*
+The loss of an optimizer step is ``sum_t weight_t * mean loss_t`` where the mean runs over the
+images of the whole step (all ranks, all micro-steps) that have a label for task ``t``
+(cross-entropy), or over the finite targets of the step (``morphology``: Huber loss on the
+robust-scaled window features, ``biomoe.pretrain.targets``); a task with no labels in the step
+adds 0. Each micro-step therefore back-propagates its *summed*
 cross-entropy divided by that step-wide count, so the maths do not depend on how the global
 batch is split into processes and accumulation steps (BatchNorm aside: see ``batchnorm``).
 On CPU the run is bit-reproducible, and a resumed run ends with the same weights as one that
@@ -23,11 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import torch
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from biomoe.corpus.build import FEATURE_COLUMNS
 from biomoe.errors import DataError
 from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.pretrain.checkpointing import (
@@ -48,9 +52,10 @@ from biomoe.pretrain.distributed import (
     gather_to_main,
     globalize_batchnorm,
 )
-from biomoe.pretrain.heads import NO_LABEL, MultiTaskModel, task_sums
+from biomoe.pretrain.heads import MultiTaskModel, objective_sums, target_counts
 from biomoe.pretrain.params import PretrainJob
 from biomoe.pretrain.schedule import adamw, warmup_cosine
+from biomoe.pretrain.targets import MORPHOLOGY, TargetScaling
 from biomoe.seeding import seed_everything
 
 if TYPE_CHECKING:
@@ -60,7 +65,8 @@ Report = Callable[[Mapping[str, float], int], None]
 """Receives metrics and the optimizer step they belong to (rank 0 only)."""
 
 LOSS, CORRECT, COUNT = 0, 1, 2
-"""Rows of a ``[3, T]`` metric-sum tensor: summed CE, correct predictions, labelled images."""
+"""Rows of a ``[3, T]`` metric-sum tensor: summed loss, correct predictions (the regression:
+summed absolute error), labelled images (the regression: finite targets)."""
 
 
 def train(
@@ -80,14 +86,23 @@ def train(
     seed_everything(cfg.seed)
 
     # Data: a window's images all go to one side of the split; each rank reads its blocks.
+    # Class tasks first (no classes, no labels: no head), then the regression.
     check_tasks(corpus.index, corpus.classes, cfg.tasks, Path(corpus.images_dir))
-    tasks = tuple(t for t in cfg.tasks if corpus.classes[t])  # no classes (no labels): no head
-    if env.is_main and tasks != tuple(cfg.tasks):
-        skipped = sorted(set(cfg.tasks) - set(tasks))
+    wanted = tuple(t for t in cfg.tasks if t != MORPHOLOGY)
+    class_tasks = tuple(t for t in wanted if corpus.classes[t])
+    regression = MORPHOLOGY in cfg.tasks
+    tasks = (*class_tasks, *((MORPHOLOGY,) if regression else ()))
+    if env.is_main and class_tasks != wanted:
+        skipped = sorted(set(wanted) - set(class_tasks))
         print(f"tasks {skipped}: no class in this corpus, so no head is trained", flush=True)
     train_rows, val_rows = split_windows(corpus.index, cfg.val_fraction, cfg.seed)
-    train_set = TaskImages(corpus.images_dir, train_rows, tasks)
-    val_set = TaskImages(corpus.images_dir, val_rows, tasks)
+    scaling = TargetScaling.fit(train_rows, FEATURE_COLUMNS) if regression else None
+
+    def images_of(rows: pd.DataFrame) -> TaskImages:
+        targets = None if scaling is None else scaling.transform(rows)
+        return TaskImages(corpus.images_dir, rows, class_tasks, targets)
+
+    train_set, val_set = images_of(train_rows), images_of(val_rows)
     sampler = StepSampler(
         train_set,
         micro_batch=cfg.batch_size,
@@ -117,7 +132,10 @@ def train(
 
     # Model: every rank builds the same initial weights from the seed.
     img_size = job.img_size
-    model = MultiTaskModel(TinyBioMoE(img_size), {t: len(corpus.classes[t]) for t in tasks})
+    outputs = {t: len(corpus.classes[t]) for t in class_tasks}
+    if regression:
+        outputs[MORPHOLOGY] = len(FEATURE_COLUMNS)
+    model = MultiTaskModel(TinyBioMoE(img_size), outputs)
     if cfg.batchnorm == "sync" and env.distributed:
         globalize_batchnorm(model)
     dtype = torch.float64 if cfg.precision == "fp64" else torch.float32
@@ -176,7 +194,11 @@ def train(
                     "rng": rngs,
                     "fingerprint": fingerprint,
                     "finished": finished,
-                    "classes": {t: list(corpus.classes[t]) for t in tasks},
+                    "classes": {
+                        **{t: list(corpus.classes[t]) for t in class_tasks},
+                        **({MORPHOLOGY: list(FEATURE_COLUMNS)} if regression else {}),
+                    },
+                    "targets": scaling.as_dict() if scaling else {},
                 },
             )
         barrier(env)
@@ -199,20 +221,22 @@ def train(
         micro_batches = [next(batches) for _ in range(cfg.grad_accum_steps)]
 
         # Labelled images per task in the whole step, all ranks: each task's loss divisor.
-        labelled = sum((y != NO_LABEL).sum(0) for _, y in micro_batches).to(torch.float64)
+        labelled = sum(target_counts(y, z, regression) for _, y, z in micro_batches)
         labelled = all_reduce_sum(labelled.to(env.device), env)
         # DDP averages gradients over ranks; scaling by world_size turns that into the sum.
         scale = weights * env.world_size / labelled.clamp(min=1)
 
         ddp.train()
         step_sums = _zeros(len(tasks), env.device)
-        for i, (images, labels) in enumerate(micro_batches):
+        for i, (images, labels, targets) in enumerate(micro_batches):
             last = i == len(micro_batches) - 1
             sync = contextlib.nullcontext() if last or not env.distributed else ddp.no_sync()
             with sync:
                 with autocast:
                     logits = ddp(_to_input(images, env.device, dtype))
-                loss_sum, correct = task_sums(logits, labels.to(env.device))
+                loss_sum, correct = objective_sums(
+                    logits, labels.to(env.device), targets.to(env.device)
+                )
                 (scale.to(loss_sum.dtype) * loss_sum).sum().backward()
             step_sums[LOSS] += loss_sum.detach().double()
             step_sums[CORRECT] += correct
@@ -274,23 +298,26 @@ def evaluate(
 ) -> Tensor:
     """Metric sums ``[3, T]`` over the validation set; rank r takes batches r, r + world, ..."""
     model.eval()
-    sums = _zeros(val_set.labels.shape[1], env.device)
+    regression = MORPHOLOGY in model.heads
+    sums = _zeros(val_set.labels.shape[1] + int(regression), env.device)
     starts = range(env.rank * batch_size, len(val_set), env.world_size * batch_size)
     for start in starts:
-        images, labels = val_set.__getitems__(range(start, min(start + batch_size, len(val_set))))
-        labels = labels.to(env.device)
+        rows = range(start, min(start + batch_size, len(val_set)))
+        images, labels, targets = val_set.__getitems__(rows)
+        labels, targets = labels.to(env.device), targets.to(env.device)
         with autocast:
             logits = model(_to_input(images, env.device, dtype))
-        loss_sum, correct = task_sums(logits, labels)
+        loss_sum, correct = objective_sums(logits, labels, targets)
         sums[LOSS] += loss_sum.double()
         sums[CORRECT] += correct
-        sums[COUNT] += (labels != NO_LABEL).sum(0)
+        sums[COUNT] += target_counts(labels, targets, regression)
     return all_reduce_sum(sums, env).cpu()
 
 
 def summarize(sums: Tensor, tasks: Sequence[str], weights: Tensor, prefix: str) -> dict[str, float]:
-    """Mean loss and accuracy per task (tasks with no labelled image are left out), and the
-    weighted total loss ``<prefix>_loss``."""
+    """Mean loss and accuracy per class task (the regression: mean absolute error, ``mae``, in
+    robust-scaled units), tasks with no labelled image left out, and the weighted total loss
+    ``<prefix>_loss``."""
     metrics: dict[str, float] = {}
     total = 0.0
     for t, task in enumerate(tasks):
@@ -299,7 +326,8 @@ def summarize(sums: Tensor, tasks: Sequence[str], weights: Tensor, prefix: str) 
             continue
         mean_loss = float(sums[LOSS, t]) / count
         metrics[f"{prefix}_loss_{task}"] = mean_loss
-        metrics[f"{prefix}_acc_{task}"] = float(sums[CORRECT, t]) / count
+        quality = "mae" if task == MORPHOLOGY else "acc"
+        metrics[f"{prefix}_{quality}_{task}"] = float(sums[CORRECT, t]) / count
         total += float(weights[t]) * mean_loss
     metrics[f"{prefix}_loss"] = total
     return metrics

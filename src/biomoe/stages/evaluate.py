@@ -46,7 +46,9 @@ def run(
                 runner=shard_runner,
             )
             control = read_embeddings(embedded.table)
-        rows = candidates(embeddings, windows, params.train, params.evaluate, control)
+        rows = candidates(
+            embeddings, windows, params.train, params.evaluate, control, params.ingest.fs
+        )
         evaluation = evaluate_candidates(rows, params.evaluate)
         write_evaluation(
             evaluation,

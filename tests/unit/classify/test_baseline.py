@@ -40,6 +40,7 @@ def _windows(signal: np.ndarray | None = None) -> pd.DataFrame:
                         label=label,
                         modality=modality,
                         signal=rng.standard_normal(300).astype(np.float32) + level,
+                        fs=30,
                     )
                 )
     if signal is not None:

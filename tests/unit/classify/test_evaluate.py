@@ -37,6 +37,7 @@ def _tables(n_subjects: int = 9) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
                             label=label,
                             modality=modality,
                             signal=signal,
+                            fs=20,
                         )
                     )
                     for rep in REPS:
@@ -61,7 +62,7 @@ def _params(tiny_params: Params) -> tuple:
 def test_table_rows_and_the_signal_carrier(tiny_params: Params, tmp_path) -> None:
     embeddings, windows, control = _tables()
     train, evaluate = _params(tiny_params)
-    rows = candidates(embeddings, windows, train, evaluate, control)
+    rows = candidates(embeddings, windows, train, evaluate, control, fs=20)
     result = evaluate_candidates(rows, evaluate)
     by_name = {row.name: row for row in result.rows}
     assert list(by_name) == [
@@ -72,6 +73,8 @@ def test_table_rows_and_the_signal_carrier(tiny_params: Params, tmp_path) -> Non
         "all, representations concat",
         "all, representations add",
         "SVM on signal statistics",
+        "neurokit2 features + logistic regression",
+        "MiniRocket + ridge",
         "random-init backbone",
     ]
     assert result.configured.name == "all, representations add"
@@ -95,7 +98,9 @@ def test_challenge_protocol_scores_validation_only(tiny_params: Params) -> None:
     embeddings, windows, _ = _tables()
     train, evaluate = _params(tiny_params)
     evaluate = evaluate.model_copy(update={"protocol": "challenge"})
-    result = evaluate_candidates(candidates(embeddings, windows, train, evaluate, None), evaluate)
+    result = evaluate_candidates(
+        candidates(embeddings, windows, train, evaluate, None, fs=20), evaluate
+    )
     assert result.n_folds == 1
     assert result.n_subjects == 3 and result.n_samples == 27
     assert "random-init backbone" not in {row.name for row in result.rows}

@@ -14,7 +14,13 @@ import pytest
 from tests.unit.corpus.conftest import sine, with_corpus, write_ts
 
 from biomoe.config import Params
-from biomoe.corpus.build import MANIFEST_SCHEMA, CorpusSummary, build_corpus, load_corpus
+from biomoe.corpus.build import (
+    FEATURE_COLUMNS,
+    MANIFEST_SCHEMA,
+    CorpusSummary,
+    build_corpus,
+    load_corpus,
+)
 from biomoe.corpus.packaged import PACKAGED, PackagedDataset
 from biomoe.corpus.params import TASKS
 from biomoe.errors import DataError
@@ -110,7 +116,8 @@ def test_images_and_load_corpus(built: tuple[CorpusSummary, Path], build_params:
     assert len(data.index) == summary.images == summary.windows * len(reps)
     assert set(data.index["window_id"]) == set(data.manifest["sample_id"])
     expected = ["window_id", "representation", "shard", "row", "sha256"]
-    assert list(data.index.columns) == expected + [f"task_{t}" for t in TASKS]
+    tasks = [f"task_{t}" for t in TASKS]
+    assert list(data.index.columns) == expected + tasks + list(FEATURE_COLUMNS)
     assert list(data.classes) == list(TASKS)
     assert (data.index["task_representation"] == data.index["representation"].map(reps.index)).all()
     images = load_images(data.images_dir, data.index.head(3))
@@ -161,3 +168,25 @@ def test_unavailable_package_is_skipped_or_required(
     with pytest.raises(DataError, match="packaged dataset 'ghost' is unavailable"):
         build(required, tmp_path / "d")
     assert not (tmp_path / "d").exists()
+
+
+def test_every_window_carries_its_physiological_features(
+    built: tuple[CorpusSummary, Path],
+) -> None:
+    """Features come from the raw window: a simulated ECG's heart rate is its true rate, EEG
+    band shares sum to 1, a feature that does not apply is NaN, and the summary counts them."""
+    summary, out = built
+    manifest = load_corpus(out).manifest.set_index("sample_id")
+    ecg = manifest[(manifest["signal_type"] == "ecg") & (manifest["source"] == "simulated")]
+    assert len(ecg) > 0
+    np.testing.assert_allclose(ecg["morph_heart_rate"], ecg["rate_hz"] * 60, rtol=0.05)
+    assert ecg["morph_breathing_rate"].isna().all() and ecg["morph_scr_rate"].isna().all()
+    eeg = manifest[manifest["signal_type"] == "eeg"]
+    bands = eeg[[f"morph_eeg_{b}" for b in ("delta", "theta", "alpha", "beta")]].sum(axis=1)
+    np.testing.assert_allclose(bands, 1.0)
+    assert manifest["morph_spectral_entropy"].notna().all()
+    counts = json.loads((out / "summary.json").read_text())["features"]
+    for feature, count in counts.items():
+        assert count["computed"] + count["failed"] == count["applicable"], feature
+        assert count["computed"] == manifest[f"morph_{feature}"].notna().sum(), feature
+    assert summary.metrics()["features_failed"] == sum(c["failed"] for c in counts.values())

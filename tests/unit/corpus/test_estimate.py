@@ -11,9 +11,10 @@ from scipy.signal import resample_poly
 from scipy.stats import spearmanr
 
 from biomoe.config import Params
-from biomoe.corpus.estimate import estimate_rate_hz, estimate_snr_db
+from biomoe.corpus.estimate import estimate_snr_db
 from biomoe.corpus.simulate import simulate_windows
 from biomoe.corpus.tasks import UNLABELLED, bin_index
+from biomoe.physio.rhythm import estimate_rate_hz
 
 
 def _ecg(bpm: float, seed: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from biomoe.corpus.build import load_corpus
+from biomoe.corpus.build import FEATURE_COLUMNS, load_corpus
 from biomoe.errors import DataError
 from biomoe.imaging.shards import load_images
 from biomoe.pretrain.data import (
@@ -18,6 +18,7 @@ from biomoe.pretrain.data import (
     corpus_digest,
     split_windows,
 )
+from biomoe.pretrain.targets import TargetScaling
 
 
 def _blocks(n: int, *, micro: int, accum: int, world: int, epoch: int = 0) -> list[list[list]]:
@@ -74,14 +75,36 @@ def test_task_images_reads_what_the_index_addresses(corpus_dir: Path) -> None:
     tasks = ("signal_type", "representation", "dataset_label")
     dataset = TaskImages(corpus.images_dir, corpus.index, tasks)
     picks = [5, 0, len(dataset) - 1, 17]
-    images, labels = dataset.__getitems__(picks)
+    images, labels, targets = dataset.__getitems__(picks)
     expected = load_images(corpus.images_dir, corpus.index.iloc[picks])
     assert images.dtype == torch.uint8
     np.testing.assert_array_equal(images.numpy(), expected)
     for t, task in enumerate(tasks):
         assert labels[:, t].tolist() == corpus.index[f"task_{task}"].iloc[picks].tolist()
-    image, label = dataset[17]
+    assert targets.shape == (4, 0)
+    image, label, _ = dataset[17]
     assert torch.equal(image, images[3]) and torch.equal(label, labels[3])
+
+
+def test_task_images_serve_the_scaled_window_features(corpus_dir: Path) -> None:
+    corpus = load_corpus(corpus_dir)
+    scaling = TargetScaling.fit(corpus.index, FEATURE_COLUMNS)
+    dataset = TaskImages(
+        corpus.images_dir, corpus.index, ("signal_type",), scaling.transform(corpus.index)
+    )
+    _, _, targets = dataset.__getitems__([3, 1])
+    raw = corpus.index[list(FEATURE_COLUMNS)].iloc[[3, 1]].to_numpy()
+    scaled = (raw - np.asarray(scaling.center)) / np.asarray(scaling.scale)
+    np.testing.assert_allclose(targets.numpy(), scaled, rtol=1e-6)
+    assert np.array_equal(np.isnan(targets.numpy()), np.isnan(raw))
+
+
+def test_target_scaling_is_median_and_iqr_of_the_training_rows() -> None:
+    rows = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, 100.0], "flat": [5.0] * 5, "none": [np.nan] * 5})
+    scaling = TargetScaling.fit(rows, ("a", "flat", "none"))
+    assert scaling.center == (3.0, 5.0, 0.0)
+    assert scaling.scale == (2.0, 1.0, 1.0)  # IQR of a; no spread and no value keep 1
+    assert scaling.transform(rows)[4, 0] == 48.5  # an outlier does not set the scale
 
 
 def test_bad_tasks_and_bad_shards_are_reported(corpus_dir: Path, tmp_path: Path) -> None:
@@ -92,6 +115,10 @@ def test_bad_tasks_and_bad_shards_are_reported(corpus_dir: Path, tmp_path: Path)
     broken = corpus.index.assign(task_signal_type=corpus.index["task_signal_type"] + 50)
     with pytest.raises(DataError, match="class number below"):
         check_tasks(broken, corpus.classes, ("signal_type",), corpus_dir)
+    featureless = corpus.index.drop(columns=list(FEATURE_COLUMNS))
+    with pytest.raises(DataError, match="no window features") as caught:
+        check_tasks(featureless, corpus.classes, ("signal_type", "morphology"), corpus_dir)
+    assert "morph_" in str(caught.value)
 
     copy = tmp_path / "corpus"
     shutil.copytree(corpus_dir, copy)

@@ -1,0 +1,1 @@
+"""Physiological features of raw windows (neurokit2): pretraining targets and a baseline."""
