@@ -296,6 +296,7 @@ def probe_table(
 
 def table(values: Scores, digits: int) -> str:
     columns = list(next(iter(values.values())))
+
     def shown(value: float) -> str:
         return "—" if np.isnan(value) else f"{value:.{digits}f}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -69,7 +70,7 @@ def save_evaluation_plot(evaluation: Evaluation, path: Path) -> None:
     ax.set_yticks(y, [row.name + (" *" if row.configured else "") for row in rows])
     ax.set_xlim(0, 1)
     ax.set_xlabel("macro-F1")
-    ax.set_title(_protocol(evaluation), fontsize=8)
+    ax.set_title(textwrap.fill(_protocol(evaluation), 70), fontsize=8)
     handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[g]) for g in GROUPS]
     ax.legend([*handles, ax.lines[0]], [*GROUPS, "chance"], fontsize=7, loc="lower right")
     ax.grid(axis="x", alpha=0.3)

@@ -1,0 +1,88 @@
+"""Backbones at increasing pretraining compute, for ``probe.py``'s scaling columns.
+
+    python benchmarks/scaling.py --workdir .cache/scaling              # 4x and 16x (about 25 min)
+    python benchmarks/probe.py --root . --backbone 4x=.cache/scaling/4x/models/backbone/model.pth \\
+        --backbone 16x=.cache/scaling/16x/models/backbone/model.pth
+
+Compute is counted in images seen by the optimizer, relative to params.yaml (``1x``, the quick
+recipe ``make run`` uses): ``Kx`` has sqrt(K) times the corpus windows (simulated and packaged
+alike) and sqrt(K) times the epochs, so K times the optimizer steps over a corpus that grows
+with them. Everything else (tasks, weights, lr schedule shape, batch, seed) is params.yaml's.
+Each multiple gets a project folder of its own under ``--workdir`` (``<K>x/``: params.yaml,
+``data/corpus``, ``models/backbone``, its MLflow store) built by the pipeline's own corpus and
+pretrain stages; an existing finished backbone is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import yaml
+
+from biomoe.config import Params, load_params
+from biomoe.paths import ProjectPaths
+from biomoe.stages import stage
+from common import markdown_table, parser, with_updates, workdir
+
+
+def scaled(params: Params, multiple: int) -> Params:
+    factor = math.sqrt(multiple)
+    corpus, pretrain = params.corpus, params.pretrain
+    return with_updates(
+        params,
+        {
+            "corpus": {
+                "simulated": {
+                    "windows_per_signal": round(corpus.simulated.windows_per_signal * factor)
+                },
+                "packaged": {
+                    "max_windows_per_dataset": round(
+                        corpus.packaged.max_windows_per_dataset * factor
+                    )
+                },
+            },
+            "pretrain": {"epochs": round(pretrain.epochs * factor)},
+        },
+    )
+
+
+def main() -> None:
+    cli = parser(__doc__, params=True, workdir=True)
+    cli.add_argument("--multiples", type=int, nargs="+", default=[4, 16])
+    cli.add_argument(
+        "--without",
+        default=None,
+        metavar="TASK",
+        help="instead: 1x without this pretraining task (an ablation), in <workdir>/1x-no-TASK",
+    )
+    args = cli.parse_args()
+    base = load_params(args.params)
+    out = workdir(args, "biomoe-scaling-")
+    rows = []
+    runs = [(f"{m}x", scaled(base, m)) for m in args.multiples]
+    if args.without:
+        tasks = tuple(t for t in base.pretrain.tasks if t != args.without)
+        runs = [(f"1x-no-{args.without}", with_updates(base, {"pretrain": {"tasks": tasks}}))]
+    for name, params in runs:
+        paths = ProjectPaths.at(out / name)
+        paths.root.mkdir(parents=True, exist_ok=True)
+        paths.params.write_text(
+            yaml.safe_dump(params.model_dump(by_alias=True, mode="json"), sort_keys=False)
+        )
+        tracking = f"sqlite:///{paths.mlflow_dir / 'mlflow.db'}"
+        paths.mlflow_dir.mkdir(exist_ok=True)
+        started = time.perf_counter()
+        if not (paths.corpus / "manifest.parquet").is_file():
+            stage("corpus")(params, paths, tracking_uri=tracking)
+        if not paths.backbone.is_file():
+            stage("pretrain")(params, paths, tracking_uri=tracking)
+        minutes = (time.perf_counter() - started) / 60
+        windows = params.corpus.simulated.windows_per_signal
+        rows.append([name, windows, params.pretrain.epochs, f"{minutes:.1f}"])
+        print(f"{name} -> {paths.backbone}", flush=True)
+    print(markdown_table(["compute", "windows per signal", "epochs", "minutes"], rows))
+
+
+if __name__ == "__main__":
+    main()
