@@ -112,6 +112,20 @@ with warnings.catch_warnings():
                     f"train.fusion.representations {list(fusion.representations)} must be among "
                     f"images.representations {list(self.images.representations)}"
                 )
+            views = len(self.images.representations)
+            if "contrastive" in self.pretrain.tasks:
+                batch = self.pretrain.batch_size
+                if views < 2:
+                    raise ValueError(
+                        "pretrain.tasks has contrastive, which pairs a window's representations: "
+                        f"images.representations needs two or more, has {views}"
+                    )
+                if batch % views or batch < 2 * views:
+                    raise ValueError(
+                        f"pretrain.batch_size ({batch}) must be a multiple of the "
+                        f"{views} images.representations and hold two windows or more "
+                        f"(>= {2 * views}) for the contrastive task"
+                    )
             return self
 
         def as_flat_dict(self) -> dict[str, Any]:

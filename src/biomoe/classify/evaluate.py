@@ -109,17 +109,13 @@ def svm_fit_predict(params: EvaluateParams, train: TrainParams) -> FitPredict:
 
 def physiological_fit_predict(params: EvaluateParams, train: TrainParams) -> FitPredict:
     def run(x: np.ndarray, y: np.ndarray, _: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-        model = fit_physiological(
-            x, y, params.physiological, train.class_weight, len(PAIN_LABELS)
-        )
+        model = fit_physiological(x, y, params.physiological, train.class_weight, len(PAIN_LABELS))
         return model.predict(x_test)
 
     return run
 
 
-def minirocket_fit_predict(
-    params: EvaluateParams, train: TrainParams, channels: int
-) -> FitPredict:
+def minirocket_fit_predict(params: EvaluateParams, train: TrainParams, channels: int) -> FitPredict:
     def run(x: np.ndarray, y: np.ndarray, _: np.ndarray, x_test: np.ndarray) -> np.ndarray:
         model = MiniRocketRidge(channels, params.minirocket, train.class_weight, len(PAIN_LABELS))
         return model.fit(x, y).predict(x_test)

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from biomoe.errors import DataError
+from biomoe.pretrain.contrastive import CONTRASTIVE
 from biomoe.pretrain.heads import NO_LABEL
 from biomoe.pretrain.targets import MORPHOLOGY
 
@@ -43,6 +44,8 @@ def check_tasks(
     """Every task in ``tasks`` has classes and a label column whose values fit them; the
     ``morphology`` task needs window feature columns (``morph_<name>``)."""
     for task in tasks:
+        if task == CONTRASTIVE:
+            continue  # needs no label (the trainer checks the representations it pairs)
         if task == MORPHOLOGY:
             if not any(str(c).startswith("morph_") for c in index.columns):
                 raise DataError(
@@ -151,6 +154,50 @@ class TaskImages(Dataset):
                     hint="rebuild the corpus (`biomoe corpus`)",
                 ) from exc
         return self._open[shard_id]
+
+
+class WindowImages(TaskImages):
+    """``TaskImages`` whose item is a window: its ``views`` images (one per representation,
+    in ``task_representation`` order) side by side, so a batch of ``B`` windows is ``B * views``
+    consecutive images, the grouping the contrastive task needs. ``targets`` are per image, in
+    ``rows`` order."""
+
+    def __init__(
+        self,
+        images_dir: Path,
+        rows: pd.DataFrame,
+        tasks: Sequence[str],
+        views: int,
+        targets: np.ndarray | None = None,
+    ) -> None:
+        per_window = rows.groupby("window_id", sort=False).size()
+        uneven = per_window[per_window != views]
+        if len(uneven):
+            raise DataError(
+                f"window {uneven.index[0]!r} has {int(uneven.iloc[0])} images, not one per "
+                f"representation ({views}): the contrastive task pairs a window's representations",
+                file=Path(images_dir) / "index.parquet",
+                segment="window_id",
+                hint="rebuild the corpus (`biomoe corpus`)",
+            )
+        order = np.lexsort(
+            (rows["task_representation"].to_numpy(), rows["window_id"].astype(str).to_numpy())
+        )
+        rows = rows.iloc[order].reset_index(drop=True)
+        targets = None if targets is None else np.asarray(targets)[order]
+        super().__init__(images_dir, rows, tasks, targets)
+        self.views = views
+
+    def __len__(self) -> int:
+        return len(self.row) // self.views
+
+    def __getitem__(self, i: int) -> Batch:  # type: ignore[override]
+        return self.__getitems__([i])
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        windows = np.asarray(indices, dtype=np.int64)
+        images = (windows[:, None] * self.views + np.arange(self.views)).ravel()
+        return super().__getitems__(images)
 
 
 def whole_batch(batch: Batch) -> Batch:

@@ -1,9 +1,11 @@
 """Task heads on the 192-D embedding, and the per-task losses of a batch: cross-entropy for the
-class tasks, a masked Huber loss for the regression (``morphology``) targets."""
+class tasks, a masked Huber loss for the regression (``morphology``) targets, and InfoNCE across
+a window's representations (``contrastive``, :mod:`.contrastive`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -11,6 +13,7 @@ from torch.nn import functional as F
 
 from biomoe.model.spec import EMBED_DIM
 from biomoe.model.tiny_biomoe import TinyBioMoE
+from biomoe.pretrain.contrastive import CONTRASTIVE, ProjectionHead, info_nce_sums
 from biomoe.pretrain.targets import MORPHOLOGY
 
 NO_LABEL = -1
@@ -21,15 +24,29 @@ HUBER_DELTA = 1.0
 """Where the regression loss turns from quadratic to linear, in robust-scaled units (IQRs)."""
 
 
+@dataclass(frozen=True)
+class Views:
+    """How a micro-batch's images group into windows for the contrastive task: ``count``
+    consecutive images (one per representation) per window, and InfoNCE's ``temperature``."""
+
+    count: int
+    temperature: float
+
+
 class MultiTaskModel(nn.Module):
-    """Tiny-BioMoE with one linear head per task (``outputs_per_task``: classes of a class
-    task, targets of a regression task); the backbone alone is what we publish."""
+    """Tiny-BioMoE with one head per task (``outputs_per_task``: classes of a class task,
+    targets of a regression task, the projection size of the contrastive task: a linear head
+    each, the contrastive one a :class:`~.contrastive.ProjectionHead`); the backbone alone is
+    what we publish."""
 
     def __init__(self, backbone: TinyBioMoE, outputs_per_task: Mapping[str, int]) -> None:
         super().__init__()
         self.backbone = backbone
         self.heads = nn.ModuleDict(
-            {task: nn.Linear(EMBED_DIM, n) for task, n in outputs_per_task.items()}
+            {
+                task: ProjectionHead(n) if task == CONTRASTIVE else nn.Linear(EMBED_DIM, n)
+                for task, n in outputs_per_task.items()
+            }
         )
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
@@ -73,21 +90,28 @@ def regression_sums(predictions: Tensor, targets: Tensor) -> tuple[Tensor, Tenso
     return loss, error.to(torch.float64), known.sum().to(torch.float64)
 
 
-def target_counts(labels: Tensor, targets: Tensor, regression: bool) -> Tensor:
-    """Labelled images per class task ``[T]``, then (``regression``) the finite targets."""
+def target_counts(
+    labels: Tensor, targets: Tensor, regression: bool, views: Views | None = None
+) -> Tensor:
+    """Labelled images per class task ``[T]``, then (``regression``) the finite targets, then
+    (``views``) the contrastive anchors: every image, when the batch holds two windows or more."""
     counts = (labels != NO_LABEL).sum(0).to(torch.float64)
     if regression:
         counts = torch.cat([counts, torch.isfinite(targets).sum().to(torch.float64)[None]])
+    if views is not None:
+        anchors = labels.shape[0] if labels.shape[0] // views.count >= 2 else 0
+        counts = torch.cat([counts, torch.tensor([float(anchors)], dtype=torch.float64)])
     return counts
 
 
 def objective_sums(
-    outputs: Mapping[str, Tensor], labels: Tensor, targets: Tensor
+    outputs: Mapping[str, Tensor], labels: Tensor, targets: Tensor, views: Views | None = None
 ) -> tuple[Tensor, Tensor]:
     """Summed losses ``[T]`` (differentiable) and metric sums ``[T]`` (correct predictions of a
-    class task, absolute error of the regression), for the tasks in ``outputs`` order: the
-    class tasks (``labels[:, t]``), then ``morphology`` (``targets``) when it is there."""
-    classes = {task: out for task, out in outputs.items() if task != MORPHOLOGY}
+    class task, absolute error of the regression, retrieval hits of the contrastive task), for
+    the tasks in ``outputs`` order: the class tasks (``labels[:, t]``), then ``morphology``
+    (``targets``), then ``contrastive`` (images grouped by ``views``) when they are there."""
+    classes = {task: out for task, out in outputs.items() if task not in (MORPHOLOGY, CONTRASTIVE)}
     losses: list[Tensor] = []
     metrics: list[Tensor] = []
     if classes:
@@ -98,4 +122,10 @@ def objective_sums(
         loss, error, _ = regression_sums(outputs[MORPHOLOGY], targets)
         losses.append(loss[None])
         metrics.append(error[None])
+    if CONTRASTIVE in outputs:
+        if views is None:
+            raise ValueError("the contrastive task needs the batch's views")
+        loss, hits, _ = info_nce_sums(outputs[CONTRASTIVE], views.count, views.temperature)
+        losses.append(loss[None])
+        metrics.append(hits[None])
     return torch.cat(losses), torch.cat(metrics)

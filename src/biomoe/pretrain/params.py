@@ -9,8 +9,18 @@ from pydantic import Field, model_validator
 from biomoe.corpus.params import Task
 from biomoe.section import Section
 
-PretrainTask = Task | Literal["morphology"]
-"""A corpus class task, or ``morphology``: regression of the windows' physiological features."""
+PretrainTask = Task | Literal["morphology", "contrastive"]
+"""A corpus class task, ``morphology`` (regression of the windows' physiological features) or
+``contrastive`` (InfoNCE across each window's representations; needs no label)."""
+
+
+class ContrastiveParams(Section):
+    """The contrastive task: similarities of L2-normalised projections (``projection_dim``)
+    over ``temperature``. With it in ``pretrain.tasks``, a micro-batch takes whole windows:
+    ``batch_size`` must be a multiple of the representations, at least two windows' worth."""
+
+    temperature: float = Field(gt=0)
+    projection_dim: int = Field(ge=1)
 
 
 class PretrainParams(Section):
@@ -27,6 +37,7 @@ class PretrainParams(Section):
     seed: int
     tasks: tuple[PretrainTask, ...] = Field(min_length=1)
     task_weights: dict[str, float]
+    contrastive: ContrastiveParams
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     grad_accum_steps: int = Field(ge=1)

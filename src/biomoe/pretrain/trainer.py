@@ -8,11 +8,14 @@ prints, reports metrics and writes checkpoints (``biomoe.pretrain.distributed``)
 
 The loss of an optimizer step is ``sum_t weight_t * mean loss_t`` where the mean runs over the
 images of the whole step (all ranks, all micro-steps) that have a label for task ``t``
-(cross-entropy), or over the finite targets of the step (``morphology``: Huber loss on the
-robust-scaled window features, ``biomoe.pretrain.targets``); a task with no labels in the step
-adds 0. Each micro-step therefore back-propagates its *summed*
-cross-entropy divided by that step-wide count, so the maths do not depend on how the global
-batch is split into processes and accumulation steps (BatchNorm aside: see ``batchnorm``).
+(cross-entropy), over the finite targets of the step (``morphology``: Huber loss on the
+robust-scaled window features, ``biomoe.pretrain.targets``), or over every image of the step
+(``contrastive``: InfoNCE across each window's representations, ``biomoe.pretrain.contrastive``;
+a micro-batch then holds whole windows); a task with no labels in the step adds 0. Each
+micro-step therefore back-propagates its *summed* loss divided by that step-wide count, so the
+maths do not depend on how the global batch is split into processes and accumulation steps
+(BatchNorm and the contrastive task's negatives are per micro-batch, and every micro-batch is
+the same block of the shuffled order whatever the split: see ``StepSampler``).
 On CPU the run is bit-reproducible, and a resumed run ends with the same weights as one that
 never stopped.
 """
@@ -44,7 +47,15 @@ from biomoe.pretrain.checkpointing import (
     run_fingerprint,
     save_state,
 )
-from biomoe.pretrain.data import StepSampler, TaskImages, check_tasks, split_windows, whole_batch
+from biomoe.pretrain.contrastive import CONTRASTIVE
+from biomoe.pretrain.data import (
+    StepSampler,
+    TaskImages,
+    WindowImages,
+    check_tasks,
+    split_windows,
+    whole_batch,
+)
 from biomoe.pretrain.distributed import (
     DistEnv,
     all_reduce_sum,
@@ -52,8 +63,8 @@ from biomoe.pretrain.distributed import (
     gather_to_main,
     globalize_batchnorm,
 )
-from biomoe.pretrain.heads import MultiTaskModel, objective_sums, target_counts
-from biomoe.pretrain.params import PretrainJob
+from biomoe.pretrain.heads import MultiTaskModel, Views, objective_sums, target_counts
+from biomoe.pretrain.params import PretrainJob, PretrainParams
 from biomoe.pretrain.schedule import adamw, warmup_cosine
 from biomoe.pretrain.targets import MORPHOLOGY, TargetScaling
 from biomoe.seeding import seed_everything
@@ -86,12 +97,20 @@ def train(
     seed_everything(cfg.seed)
 
     # Data: a window's images all go to one side of the split; each rank reads its blocks.
-    # Class tasks first (no classes, no labels: no head), then the regression.
+    # Class tasks first (no classes, no labels: no head), then the regression, then the
+    # contrastive task (whose micro-batches hold whole windows: all their representations).
     check_tasks(corpus.index, corpus.classes, cfg.tasks, Path(corpus.images_dir))
-    wanted = tuple(t for t in cfg.tasks if t != MORPHOLOGY)
+    wanted = tuple(t for t in cfg.tasks if t not in (MORPHOLOGY, CONTRASTIVE))
     class_tasks = tuple(t for t in wanted if corpus.classes[t])
     regression = MORPHOLOGY in cfg.tasks
-    tasks = (*class_tasks, *((MORPHOLOGY,) if regression else ()))
+    views = _views(cfg, len(corpus.classes["representation"]), Path(corpus.images_dir))
+    tasks = (
+        *class_tasks,
+        *((MORPHOLOGY,) if regression else ()),
+        *((CONTRASTIVE,) if views else ()),
+    )
+    per_item = views.count if views else 1  # images per dataset item
+    micro_batch = cfg.batch_size // per_item
     if env.is_main and class_tasks != wanted:
         skipped = sorted(set(wanted) - set(class_tasks))
         print(f"tasks {skipped}: no class in this corpus, so no head is trained", flush=True)
@@ -100,12 +119,14 @@ def train(
 
     def images_of(rows: pd.DataFrame) -> TaskImages:
         targets = None if scaling is None else scaling.transform(rows)
+        if views:
+            return WindowImages(corpus.images_dir, rows, class_tasks, views.count, targets)
         return TaskImages(corpus.images_dir, rows, class_tasks, targets)
 
     train_set, val_set = images_of(train_rows), images_of(val_rows)
     sampler = StepSampler(
         train_set,
-        micro_batch=cfg.batch_size,
+        micro_batch=micro_batch,
         accum_steps=cfg.grad_accum_steps,
         num_replicas=env.world_size,
         rank=env.rank,
@@ -113,14 +134,15 @@ def train(
     )
     if sampler.steps_per_epoch == 0:
         raise DataError(
-            f"the training split has {len(train_set)} images, fewer than one global batch "
-            f"(batch_size x processes x grad_accum_steps = {sampler.global_batch})",
+            f"the training split has {len(train_set) * per_item} images, fewer than one global "
+            f"batch (batch_size x processes x grad_accum_steps = "
+            f"{sampler.global_batch * per_item})",
             file=Path(corpus.images_dir),
             hint="lower pretrain.batch_size or grad_accum_steps, or build a larger corpus",
         )
     loader = DataLoader(
         train_set,
-        batch_size=cfg.batch_size,
+        batch_size=micro_batch,
         sampler=sampler,
         collate_fn=whole_batch,
         num_workers=cfg.num_workers,
@@ -135,6 +157,8 @@ def train(
     outputs = {t: len(corpus.classes[t]) for t in class_tasks}
     if regression:
         outputs[MORPHOLOGY] = len(FEATURE_COLUMNS)
+    if views:
+        outputs[CONTRASTIVE] = cfg.contrastive.projection_dim
     model = MultiTaskModel(TinyBioMoE(img_size), outputs)
     if cfg.batchnorm == "sync" and env.distributed:
         globalize_batchnorm(model)
@@ -197,6 +221,7 @@ def train(
                     "classes": {
                         **{t: list(corpus.classes[t]) for t in class_tasks},
                         **({MORPHOLOGY: list(FEATURE_COLUMNS)} if regression else {}),
+                        **({CONTRASTIVE: list(corpus.classes["representation"])} if views else {}),
                     },
                     "targets": scaling.as_dict() if scaling else {},
                 },
@@ -221,7 +246,7 @@ def train(
         micro_batches = [next(batches) for _ in range(cfg.grad_accum_steps)]
 
         # Labelled images per task in the whole step, all ranks: each task's loss divisor.
-        labelled = sum(target_counts(y, z, regression) for _, y, z in micro_batches)
+        labelled = sum(target_counts(y, z, regression, views) for _, y, z in micro_batches)
         labelled = all_reduce_sum(labelled.to(env.device), env)
         # DDP averages gradients over ranks; scaling by world_size turns that into the sum.
         scale = weights * env.world_size / labelled.clamp(min=1)
@@ -235,7 +260,7 @@ def train(
                 with autocast:
                     logits = ddp(_to_input(images, env.device, dtype))
                 loss_sum, correct = objective_sums(
-                    logits, labels.to(env.device), targets.to(env.device)
+                    logits, labels.to(env.device), targets.to(env.device), views
                 )
                 (scale.to(loss_sum.dtype) * loss_sum).sum().backward()
             step_sums[LOSS] += loss_sum.detach().double()
@@ -251,7 +276,7 @@ def train(
         step += 1
         epoch_sums += step_sums
         window_sums += step_sums
-        window_images += sampler.global_batch
+        window_images += sampler.global_batch * per_item
         window_seconds += time.perf_counter() - started
 
         if step % cfg.log_every == 0 or step == total_steps:
@@ -269,7 +294,7 @@ def train(
             window_seconds, window_images = 0.0, 0
 
         if step % steps_per_epoch == 0:  # end of an epoch: validate, record, start afresh
-            val_sums = evaluate(model, val_set, cfg.batch_size, env, autocast, dtype)
+            val_sums = evaluate(model, val_set, micro_batch, env, autocast, dtype, views)
             metrics = {
                 **summarize(epoch_sums, tasks, weights, "train"),
                 **summarize(val_sums, tasks, weights, "val"),
@@ -295,11 +320,14 @@ def evaluate(
     env: DistEnv,
     autocast: contextlib.AbstractContextManager[Any],
     dtype: torch.dtype,
+    views: Views | None = None,
 ) -> Tensor:
-    """Metric sums ``[3, T]`` over the validation set; rank r takes batches r, r + world, ..."""
+    """Metric sums ``[3, T]`` over the validation set in batches of ``batch_size`` items
+    (images, or windows with ``views``); rank r takes batches r, r + world, ..."""
     model.eval()
     regression = MORPHOLOGY in model.heads
-    sums = _zeros(val_set.labels.shape[1] + int(regression), env.device)
+    n_tasks = val_set.labels.shape[1] + int(regression) + int(views is not None)
+    sums = _zeros(n_tasks, env.device)
     starts = range(env.rank * batch_size, len(val_set), env.world_size * batch_size)
     for start in starts:
         rows = range(start, min(start + batch_size, len(val_set)))
@@ -307,10 +335,10 @@ def evaluate(
         labels, targets = labels.to(env.device), targets.to(env.device)
         with autocast:
             logits = model(_to_input(images, env.device, dtype))
-        loss_sum, correct = objective_sums(logits, labels, targets)
+        loss_sum, correct = objective_sums(logits, labels, targets, views)
         sums[LOSS] += loss_sum.double()
         sums[CORRECT] += correct
-        sums[COUNT] += target_counts(labels, targets, regression)
+        sums[COUNT] += target_counts(labels, targets, regression, views).to(env.device)
     return all_reduce_sum(sums, env).cpu()
 
 
@@ -331,6 +359,27 @@ def summarize(sums: Tensor, tasks: Sequence[str], weights: Tensor, prefix: str) 
         total += float(weights[t]) * mean_loss
     metrics[f"{prefix}_loss"] = total
     return metrics
+
+
+def _views(cfg: PretrainParams, representations: int, where: Path) -> Views | None:
+    """The contrastive task's grouping (None without it); ``DataError`` when the corpus's
+    representations cannot fill ``batch_size`` with two whole windows or more."""
+    if CONTRASTIVE not in cfg.tasks:
+        return None
+    if (
+        representations < 2
+        or cfg.batch_size % representations
+        or cfg.batch_size < 2 * representations
+    ):
+        raise DataError(
+            f"the contrastive task pairs a window's representations: the corpus has "
+            f"{representations}, and pretrain.batch_size ({cfg.batch_size}) must be a multiple "
+            "of them holding two windows or more",
+            file=where,
+            segment="representation",
+            hint="render two or more representations, or change pretrain.batch_size",
+        )
+    return Views(representations, cfg.contrastive.temperature)
 
 
 def _zeros(n_tasks: int, device: torch.device | str = "cpu") -> Tensor:

@@ -109,3 +109,31 @@ def test_accumulation_steps_and_processes_are_interchangeable(
         precision="fp64",
     )
     _assert_same_run(one_process, _train(make_project, "accumulation", params), running_stats=False)
+
+
+def test_the_contrastive_task_keeps_the_split_invariance(
+    make_project: Callable[[str], ProjectPaths], tiny_params: Params
+) -> None:
+    """With the contrastive task a micro-batch is 2 whole windows (4 images); its InfoNCE
+    negatives are that micro-batch's, the same block of the shuffled windows for 1 process x 2
+    accumulation steps as for 2 processes x 1 step, so both train the same weights."""
+    common = dict(
+        tasks=(*tiny_params.pretrain.tasks, "contrastive"),
+        batch_size=4,
+        batchnorm="local",
+        precision="fp64",
+    )
+    one = _train(
+        make_project,
+        "contrastive-one",
+        with_pretrain(tiny_params, nproc=1, grad_accum_steps=2, **common),
+    )
+    two = _train(
+        make_project,
+        "contrastive-two",
+        with_pretrain(tiny_params, nproc=2, grad_accum_steps=1, **common),
+    )
+    metrics = one["history"][-1]["metrics"]
+    assert metrics["train_loss_contrastive"] > 0 and "val_acc_contrastive" in metrics
+    assert one["classes"]["contrastive"] == list(tiny_params.images.representations)
+    _assert_same_run(one, two, running_stats=False)
