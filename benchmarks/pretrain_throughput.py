@@ -42,7 +42,13 @@ def bench_params(base: Params, size: int, windows: int, **pretrain: object) -> P
         "packaged": {"datasets": [], "required": False},
         "user": [],
     }
-    schedule = {"epochs": 1, "warmup_steps": 2, "log_every": LOG_EVERY, "checkpoint_every": 10_000}
+    one_epoch = {"corpus_scale": 1, "epochs": 1, "warmup_steps": 2}
+    schedule = {
+        "recipe": "bench",
+        "recipes": {"bench": one_epoch},
+        "log_every": LOG_EVERY,
+        "checkpoint_every": 10_000,
+    }
     updates = {"images": {"size": size}, "corpus": simulated_only}
     return with_updates(base, {**updates, "pretrain": {**schedule, **pretrain}})
 

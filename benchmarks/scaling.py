@@ -4,10 +4,11 @@
     python benchmarks/probe.py --root . --backbone 4x=.cache/scaling/4x/models/backbone/model.pth \\
         --backbone 16x=.cache/scaling/16x/models/backbone/model.pth
 
-Compute is counted in images seen by the optimizer, relative to params.yaml (``1x``, the quick
-recipe ``make run`` uses): ``Kx`` has sqrt(K) times the corpus windows (simulated and packaged
-alike) and sqrt(K) times the epochs, so K times the optimizer steps over a corpus that grows
-with them. Everything else (tasks, weights, lr schedule shape, batch, seed) is params.yaml's.
+Compute is counted in images seen by the optimizer, relative to params.yaml's recipe (``1x``,
+the quick recipe ``make run`` uses): ``Kx`` has sqrt(K) times its ``corpus_scale`` (every
+source's window cap) and sqrt(K) times its epochs, so K times the optimizer steps over a corpus
+that grows with them (the ``base`` recipe is 64x). Everything else (tasks, weights, warm-up, lr
+schedule shape, batch, seed) is params.yaml's.
 Each multiple gets a project folder of its own under ``--workdir`` (``<K>x/``: params.yaml,
 ``data/corpus``, ``models/backbone``, its MLflow store) built by the pipeline's own corpus and
 pretrain stages; an existing finished backbone is kept.
@@ -27,24 +28,18 @@ from common import markdown_table, parser, with_updates, workdir
 
 
 def scaled(params: Params, multiple: int) -> Params:
-    factor = math.sqrt(multiple)
-    corpus, pretrain = params.corpus, params.pretrain
-    return with_updates(
-        params,
-        {
-            "corpus": {
-                "simulated": {
-                    "windows_per_signal": round(corpus.simulated.windows_per_signal * factor)
-                },
-                "packaged": {
-                    "max_windows_per_dataset": round(
-                        corpus.packaged.max_windows_per_dataset * factor
-                    )
-                },
-            },
-            "pretrain": {"epochs": round(pretrain.epochs * factor)},
-        },
-    )
+    """params.yaml's recipe at ``multiple`` times its compute: ``sqrt(multiple)`` times the
+    corpus scale and the epochs (``multiple`` a square: 4, 16, 64)."""
+    factor = math.isqrt(multiple)
+    if factor * factor != multiple:
+        raise SystemExit(f"--multiples takes squares (4, 16, 64), not {multiple}")
+    recipe = params.pretrain.schedule
+    grown = {
+        "corpus_scale": recipe.corpus_scale * factor,
+        "epochs": recipe.epochs * factor,
+        "warmup_steps": recipe.warmup_steps,
+    }
+    return with_updates(params, {"pretrain": {"recipe": "scaled", "recipes": {"scaled": grown}}})
 
 
 def main() -> None:
@@ -78,10 +73,10 @@ def main() -> None:
         if not paths.backbone.is_file():
             stage("pretrain")(params, paths, tracking_uri=tracking)
         minutes = (time.perf_counter() - started) / 60
-        windows = params.corpus.simulated.windows_per_signal
-        rows.append([name, windows, params.pretrain.epochs, f"{minutes:.1f}"])
+        recipe = params.pretrain.schedule
+        rows.append([name, recipe.corpus_scale, recipe.epochs, f"{minutes:.1f}"])
         print(f"{name} -> {paths.backbone}", flush=True)
-    print(markdown_table(["compute", "windows per signal", "epochs", "minutes"], rows))
+    print(markdown_table(["compute", "corpus scale", "epochs", "minutes"], rows))
 
 
 if __name__ == "__main__":

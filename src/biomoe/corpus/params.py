@@ -114,6 +114,28 @@ class CorpusParams(Section):
     user: tuple[UserSourceParams, ...]
     estimate: dict[str, LabelEstimateParams]
 
+    def scaled(self, factor: int) -> CorpusParams:
+        """This corpus with every source's window cap ``factor`` times larger (a pretraining
+        recipe's ``corpus_scale``); simulations and draws keep their seeds, so a larger corpus
+        holds the smaller one's simulated windows."""
+        if factor == 1:
+            return self
+        return self.model_copy(
+            update={
+                "simulated": self.simulated.model_copy(
+                    update={"windows_per_signal": self.simulated.windows_per_signal * factor}
+                ),
+                "packaged": self.packaged.model_copy(
+                    update={
+                        "max_windows_per_dataset": self.packaged.max_windows_per_dataset * factor
+                    }
+                ),
+                "user": tuple(
+                    s.model_copy(update={"max_windows": s.max_windows * factor}) for s in self.user
+                ),
+            }
+        )
+
     @model_validator(mode="after")
     def _consistent(self) -> CorpusParams:
         for name in ("rate_bin_edges_hz", "quality_bin_edges_db"):

@@ -23,10 +23,22 @@ class ContrastiveParams(Section):
     projection_dim: int = Field(ge=1)
 
 
+class RecipeParams(Section):
+    """How much compute a pretraining run spends: every corpus source's window cap times
+    ``corpus_scale``, ``epochs`` passes over that corpus, and an lr warm-up of ``warmup_steps``
+    optimizer steps."""
+
+    corpus_scale: int = Field(ge=1)
+    epochs: int = Field(ge=1)
+    warmup_steps: int = Field(ge=0)
+
+
 class PretrainParams(Section):
-    """Multi-task pretraining. ``batch_size`` images per process per micro-step; one optimizer
-    step sees ``batch_size * nproc * grad_accum_steps`` images (the global batch). The lr warms
-    up linearly for ``warmup_steps`` optimizer steps, then follows a cosine down to ``min_lr``.
+    """Multi-task pretraining under the recipe ``recipe`` names (one of ``recipes``: the same
+    code path at another compute). ``batch_size`` images per process per micro-step; one
+    optimizer step sees ``batch_size * nproc * grad_accum_steps`` images (the global batch).
+    The lr warms up linearly for the recipe's ``warmup_steps``, then follows a cosine down to
+    ``min_lr``.
     ``batchnorm: sync`` computes BatchNorm statistics over all processes' micro-batches (the maths
     of one process with the global micro-batch); ``local`` keeps them per process (plain DDP).
     ``device: auto`` takes CUDA when available (NCCL), else CPU (gloo). ``precision: auto`` is
@@ -38,12 +50,12 @@ class PretrainParams(Section):
     tasks: tuple[PretrainTask, ...] = Field(min_length=1)
     task_weights: dict[str, float]
     contrastive: ContrastiveParams
-    epochs: int = Field(ge=1)
+    recipe: str
+    recipes: dict[str, RecipeParams] = Field(min_length=1)
     batch_size: int = Field(ge=1)
     grad_accum_steps: int = Field(ge=1)
     lr: float = Field(gt=0)
     min_lr: float = Field(ge=0)
-    warmup_steps: int = Field(ge=0)
     weight_decay: float = Field(ge=0)
     grad_clip: float = Field(ge=0, description="max global grad norm; 0 turns clipping off")
     val_fraction: float = Field(gt=0, lt=1)
@@ -63,9 +75,19 @@ class PretrainParams(Section):
         negative = sorted(t for t, w in self.task_weights.items() if w < 0)
         if negative:
             raise ValueError(f"pretrain.task_weights must not be negative: {negative}")
+        if self.recipe not in self.recipes:
+            raise ValueError(
+                f"pretrain.recipe {self.recipe!r} is not one of pretrain.recipes "
+                f"{sorted(self.recipes)}"
+            )
         if self.min_lr > self.lr:
             raise ValueError(f"pretrain.min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
         return self
+
+    @property
+    def schedule(self) -> RecipeParams:
+        """The recipe this run follows: its corpus scale, epochs and warm-up."""
+        return self.recipes[self.recipe]
 
 
 class PretrainJob(Section):

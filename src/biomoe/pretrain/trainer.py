@@ -150,7 +150,7 @@ def train(
         generator=torch.Generator(),  # leaves the global RNG alone, so resuming stays exact
     )
     steps_per_epoch = sampler.steps_per_epoch
-    total_steps = cfg.epochs * steps_per_epoch
+    total_steps = cfg.schedule.epochs * steps_per_epoch
 
     # Model: every rank builds the same initial weights from the seed.
     img_size = job.img_size
@@ -167,7 +167,7 @@ def train(
     optimizer = adamw(model, cfg.lr, cfg.weight_decay)
     scheduler = warmup_cosine(
         optimizer,
-        warmup_steps=cfg.warmup_steps,
+        warmup_steps=cfg.schedule.warmup_steps,
         total_steps=total_steps,
         min_ratio=cfg.min_lr / cfg.lr,
     )

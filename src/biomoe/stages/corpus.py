@@ -1,4 +1,5 @@
-"""corpus: the pretraining corpus (simulated, packaged and user recordings) as image shards."""
+"""corpus: the pretraining corpus (simulated, packaged and user recordings) as image shards, at
+the pretraining recipe's ``corpus_scale``."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from biomoe.stages.common import tracked
 def run(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) -> Path:
     from biomoe.corpus.build import build_corpus
 
+    recipe = params.pretrain.recipes[params.pretrain.recipe]
     with tracked("corpus", params, paths, ("corpus",), tracking_uri):
+        mlflow.log_params({"pretrain.recipe": params.pretrain.recipe})
         summary = build_corpus(
-            params.corpus,
+            params.corpus.scaled(recipe.corpus_scale),
             params.images,
             params.ingest.fs,
             paths.corpus,

@@ -81,7 +81,8 @@ def _wait_for(path: Path, process: subprocess.Popen, log: Path, timeout: float =
 def test_sigkill_then_resume_ends_with_the_weights_of_an_unbroken_run(
     make_project: Callable[[str], ProjectPaths], tiny_params: Params, tmp_path: Path
 ) -> None:
-    params = with_pretrain(tiny_params, epochs=2, checkpoint_every=2, log_every=1)
+    two_epochs = {"quick": {"corpus_scale": 1, "epochs": 2, "warmup_steps": 2}}
+    params = with_pretrain(tiny_params, recipes=two_epochs, checkpoint_every=2, log_every=1)
 
     unbroken = make_project("unbroken")
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
