@@ -30,6 +30,7 @@ from biomoe.classify.heads import class_weights
 from biomoe.classify.params import MiniRocketParams, PhysiologicalParams
 from biomoe.data.params import signal_type_of
 from biomoe.errors import DataError
+from biomoe.imaging.signals import clean_signal
 from biomoe.physio.features import applicable, window_features
 
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 10))
@@ -67,16 +68,13 @@ def fit_physiological(
 
 
 def fixed_length(signal: np.ndarray, n: int) -> np.ndarray:
-    """``signal`` z-normalised (interior NaN interpolated, edge NaN dropped), centre-cropped or
-    edge-padded to ``n`` samples; a flat window becomes zeros."""
-    x = np.asarray(signal, dtype=np.float64)
-    finite = np.flatnonzero(np.isfinite(x))
-    if finite.size < 2:
-        raise DataError(f"window has {finite.size} finite samples; MiniRocket needs 2")
-    x = x[finite[0] : finite[-1] + 1]
-    gaps = ~np.isfinite(x)
-    if gaps.any():
-        x[gaps] = np.interp(np.flatnonzero(gaps), np.flatnonzero(~gaps), x[~gaps])
+    """``signal`` cleaned as the images clean it (``clean_signal``: edge NaN dropped, interior
+    NaN interpolated), z-normalised, centre-cropped or edge-padded to ``n`` samples; a flat
+    window becomes zeros."""
+    finite = int(np.isfinite(np.asarray(signal, dtype=np.float64)).sum())
+    if finite < 2:
+        raise DataError(f"window has {finite} finite samples; MiniRocket needs 2")
+    x = clean_signal(signal)
     spread = x.std()
     x = (x - x.mean()) / spread if spread > 1e-12 else np.zeros_like(x)
     if x.size >= n:

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
+from biomoe.corpus.build import FEATURE_COLUMNS
 from biomoe.errors import DataError
 from biomoe.pretrain.contrastive import CONTRASTIVE
 from biomoe.pretrain.heads import NO_LABEL
@@ -42,16 +43,17 @@ def check_tasks(
     index: pd.DataFrame, classes: dict[str, tuple[str, ...]], tasks: Sequence[str], where: Path
 ) -> None:
     """Every task in ``tasks`` has classes and a label column whose values fit them; the
-    ``morphology`` task needs window feature columns (``morph_<name>``)."""
+    ``morphology`` task needs every window feature column (``FEATURE_COLUMNS``)."""
     for task in tasks:
         if task == CONTRASTIVE:
             continue  # needs no label (the trainer checks the representations it pairs)
         if task == MORPHOLOGY:
-            if not any(str(c).startswith("morph_") for c in index.columns):
+            missing = [c for c in FEATURE_COLUMNS if c not in index.columns]
+            if missing:
                 raise DataError(
                     "the corpus has no window features for the morphology task",
                     file=where,
-                    segment="morph_*",
+                    segment=", ".join(missing[:3]),
                     hint="rebuild the corpus (`biomoe corpus`) or remove morphology from tasks",
                 )
             continue

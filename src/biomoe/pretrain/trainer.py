@@ -77,7 +77,8 @@ Report = Callable[[Mapping[str, float], int], None]
 
 LOSS, CORRECT, COUNT = 0, 1, 2
 """Rows of a ``[3, T]`` metric-sum tensor: summed loss, correct predictions (the regression:
-summed absolute error), labelled images (the regression: finite targets)."""
+summed absolute error; the contrastive task: retrieval hits), labelled images (the regression:
+finite targets; the contrastive task: anchors)."""
 
 
 def train(
