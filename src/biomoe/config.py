@@ -112,19 +112,22 @@ with warnings.catch_warnings():
                     f"train.fusion.representations {list(fusion.representations)} must be among "
                     f"images.representations {list(self.images.representations)}"
                 )
-            views = len(self.images.representations)
             if "contrastive" in self.pretrain.tasks:
                 batch = self.pretrain.batch_size
-                if views < 2:
+                reps = len(self.images.representations)
+                per_window = reps * (1 + self.pretrain.contrastive.augment.views)
+                if per_window < 2:
                     raise ValueError(
-                        "pretrain.tasks has contrastive, which pairs a window's representations: "
-                        f"images.representations needs two or more, has {views}"
+                        "pretrain.tasks has contrastive, which pairs a window's images: "
+                        f"images.representations has {reps} and contrastive.augment.views is 0; "
+                        "it needs two or more images per window"
                     )
-                if batch % views or batch < 2 * views:
+                if batch % per_window or batch < 2 * per_window:
                     raise ValueError(
-                        f"pretrain.batch_size ({batch}) must be a multiple of the "
-                        f"{views} images.representations and hold two windows or more "
-                        f"(>= {2 * views}) for the contrastive task"
+                        f"pretrain.batch_size ({batch}) must be a multiple of a window's "
+                        f"{per_window} images ({reps} images.representations x (1 + "
+                        "contrastive.augment.views)) and hold two windows or more "
+                        f"(>= {2 * per_window}) for the contrastive task"
                     )
             return self
 

@@ -13,10 +13,14 @@ images, with one label per task (``-1``: no label for that window).
   ``morphology`` targets);
 - ``tasks.json``: ``{task: [class names]}`` for :data:`~biomoe.corpus.params.TASKS` (class id =
   position; :mod:`biomoe.corpus.tasks` says how each task's classes are ordered);
-- ``images/``: :func:`biomoe.imaging.shards.write_image_shards` of the windows (window id =
-  sample id);
-- ``summary.json``: counts per source, dataset, signal type and task class, and per feature the
-  windows it was computed for and those where it failed.
+- ``windows.parquet``: the windows' samples as an imaging windows table
+  (:data:`CORPUS_WINDOWS_SCHEMA`: ``window_id`` = sample id, ``modality`` = signal type,
+  ``label`` = dataset), in stream order, a row group per chunk;
+- ``images/``: :func:`biomoe.imaging.shards.write_image_shards` of ``windows.parquet``;
+- ``rendering.json``: the image parameters they were rendered with (the contrastive task's
+  augmented views are rendered with them too);
+- ``summary.json``: counts per source, dataset, signal type and task class, the sources left
+  out and why, and per feature the windows it was computed for and those where it failed.
 
 ``load_corpus`` reads it back as one row per image with every task's class id and every
 window feature.
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,21 +38,36 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from rich.console import Console
+from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from biomoe.corpus.params import TASKS, CorpusParams
-from biomoe.corpus.sources import collect_windows
+from biomoe.corpus.sources import SourceReport, stream_windows
 from biomoe.corpus.tasks import UNLABELLED, WINDOW_TASKS, task_classes, window_labels
+from biomoe.data.windows import signal_array
 from biomoe.errors import DataError
 from biomoe.imaging.params import ImageParams
 from biomoe.imaging.shards import read_image_index, write_image_shards
 from biomoe.io import atomic_dir, atomic_path, sha256_tree, write_json
 from biomoe.physio.features import FEATURES, applicable, feature_table
 
-MANIFEST_FILE, TASKS_FILE, SUMMARY_FILE, IMAGES_DIR = (
+MANIFEST_FILE, TASKS_FILE, SUMMARY_FILE, IMAGES_DIR, WINDOWS_FILE, RENDERING_FILE = (
     "manifest.parquet",
     "tasks.json",
     "summary.json",
     "images",
+    "windows.parquet",
+    "rendering.json",
+)
+CORPUS_WINDOWS_SCHEMA = pa.schema(
+    [
+        pa.field("window_id", pa.string(), nullable=False),
+        pa.field("modality", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("fs", pa.int64(), nullable=False),
+        pa.field("signal", pa.list_(pa.float32()), nullable=False),
+    ]
 )
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -82,12 +101,16 @@ class CorpusSummary:
     by_source: dict[str, int]
     by_signal_type: dict[str, int]
     unavailable: dict[str, str]
+    skipped: dict[str, str]
     features_failed: dict[str, int]
     sha256: str
 
     def metrics(self) -> dict[str, float]:
-        """Flat numbers for MLflow, with the windows each feature failed on."""
+        """Flat numbers for MLflow, with the windows each feature failed on and the sources
+        left out."""
         flat = {"corpus_windows": float(self.windows), "corpus_images": float(self.images)}
+        flat["corpus_sources_skipped"] = float(len(self.skipped))
+        flat["corpus_sources_unavailable"] = float(len(self.unavailable))
         flat |= {f"corpus_windows.{k}": float(v) for k, v in self.by_signal_type.items()}
         flat |= {f"features_failed.{k}": float(v) for k, v in self.features_failed.items()}
         flat["features_failed"] = float(sum(self.features_failed.values()))
@@ -100,12 +123,16 @@ class CorpusData:
     :data:`~biomoe.corpus.params.TASKS`, in that order, then :data:`FEATURE_COLUMNS`);
     ``manifest``: one row per window;
     ``classes``: class names per task, in TASKS order; ``images_dir`` holds the shards the
-    index addresses (``biomoe.imaging.shards.load_images(images_dir, rows)``)."""
+    index addresses (``biomoe.imaging.shards.load_images(images_dir, rows)``);
+    ``windows_file`` the windows' samples and ``rendering`` the image parameters they were
+    rendered with (None for a corpus built before they were kept)."""
 
     index: pd.DataFrame
     manifest: pd.DataFrame
     classes: dict[str, tuple[str, ...]]
     images_dir: Path
+    windows_file: Path
+    rendering: ImageParams | None
 
 
 def build_corpus(
@@ -123,42 +150,35 @@ def build_corpus(
     ``root`` (default: the working folder). With ``gallery_dir``, also write a gallery PNG per
     representation there.
 
-    Raises ``DataError`` (before anything is written) for an unreadable source file, a missing
-    path, an unknown format or dataset, a required package that is missing, or a source that
-    yields no window.
+    Windows stream through in chunks (:func:`biomoe.corpus.sources.stream_windows`): each
+    chunk's features are computed and its samples appended to ``windows.parquet``, from which
+    the images are rendered shard by shard; only the manifest's small per-window columns grow
+    with the corpus.
+
+    Raises ``DataError`` (and leaves ``out_dir`` as it was) for an unreadable source file, a
+    missing path, an unknown format or dataset, a required package that is missing, or a
+    source that yields no window (a user source is skipped instead under
+    ``corpus.on_bad_source: skip``).
     """
     root = Path.cwd() if root is None else Path(root)
-    windows, unavailable = collect_windows(corpus, fs, root)
-    if windows.empty:
-        raise DataError("the corpus is empty", hint="enable a source in corpus")
-    classes = task_classes(windows, corpus, images.representations)
-    features = feature_table(list(windows["signal"]), list(windows["fs"]), windows["signal_type"])
-    morphology = features.values.set_axis(list(FEATURE_COLUMNS), axis=1)
-    morphology.index = windows.index
-    manifest = pd.concat(
-        [
-            windows.drop(columns=["signal", "label"]),
-            window_labels(windows, classes, corpus),
-            morphology,
-        ],
-        axis=1,
-    )[MANIFEST_SCHEMA.names]
-    summary = _summary(manifest, classes, corpus, fs, unavailable, images.representations)
-    summary["features"] = _feature_counts(manifest, features.failed)
+    report = SourceReport()
     with atomic_dir(Path(out_dir)) as tmp:
+        windows, failed = _stream_into(
+            stream_windows(corpus, fs, root, report), tmp / WINDOWS_FILE, progress
+        )
+        if windows.empty:
+            raise DataError("the corpus is empty", hint="enable a source in corpus")
+        classes = task_classes(windows, corpus, images.representations)
+        manifest = pd.concat(
+            [windows.drop(columns=["label"]), window_labels(windows, classes, corpus)], axis=1
+        )[MANIFEST_SCHEMA.names]
+        summary = _summary(manifest, classes, corpus, fs, report, images.representations)
+        summary["features"] = _feature_counts(manifest, failed)
         _write_manifest(manifest, tmp / MANIFEST_FILE)
         write_json(tmp / TASKS_FILE, {task: list(names) for task, names in classes.items()})
-        frame = pd.DataFrame(
-            {
-                "window_id": windows["sample_id"],
-                "fs": windows["fs"],
-                "signal": windows["signal"],
-                "modality": windows["signal_type"],
-                "label": windows["dataset"],
-            }
-        )
+        write_json(tmp / RENDERING_FILE, images.model_dump(mode="json", by_alias=True))
         index = write_image_shards(
-            frame, tmp / IMAGES_DIR, images, progress=progress, gallery_dir=gallery_dir
+            tmp / WINDOWS_FILE, tmp / IMAGES_DIR, images, progress=progress, gallery_dir=gallery_dir
         )
         write_json(tmp / SUMMARY_FILE, summary | {"images": len(index)})
         digest = sha256_tree(tmp)
@@ -168,9 +188,66 @@ def build_corpus(
         images=len(index),
         by_source=summary["sources"],
         by_signal_type=summary["signal_types"],
-        unavailable=unavailable,
-        features_failed=features.failed,
+        unavailable=report.unavailable,
+        skipped=report.skipped,
+        features_failed=failed,
         sha256=digest,
+    )
+
+
+def _stream_into(
+    chunks: Iterator[pd.DataFrame], path: Path, progress: bool
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Append every chunk's samples to the windows file at ``path`` (one row group per chunk)
+    and return the windows' other columns with their ``morph_<feature>`` values, sorted by
+    ``sample_id``, and the windows each feature failed on."""
+    parts: list[pd.DataFrame] = []
+    failed: Counter[str] = Counter()
+    with (
+        pq.ParquetWriter(path, CORPUS_WINDOWS_SCHEMA, compression="zstd") as writer,
+        _counter(progress) as bar,
+    ):
+        task = bar.add_task("corpus windows", total=None)
+        for chunk in chunks:
+            chunk = chunk.reset_index(drop=True)
+            features = feature_table(list(chunk["signal"]), list(chunk["fs"]), chunk["signal_type"])
+            failed.update(features.failed)
+            writer.write_table(_windows_table(chunk))
+            morphology = features.values.set_axis(list(FEATURE_COLUMNS), axis=1)
+            parts.append(pd.concat([chunk.drop(columns=["signal"]), morphology], axis=1))
+            bar.advance(task, len(chunk))
+    if not parts:
+        return pd.DataFrame(), {feature: 0 for feature in FEATURES}
+    windows = pd.concat(parts, ignore_index=True)
+    windows = windows.sort_values("sample_id", kind="stable").reset_index(drop=True)
+    return windows, {feature: int(failed.get(feature, 0)) for feature in FEATURES}
+
+
+def _windows_table(chunk: pd.DataFrame) -> pa.Table:
+    """A chunk as rows of :data:`CORPUS_WINDOWS_SCHEMA` (an imaging windows table)."""
+    columns = {
+        "window_id": chunk["sample_id"],
+        "modality": chunk["signal_type"],
+        "label": chunk["dataset"],
+        "source_file": chunk["source_file"],
+        "fs": chunk["fs"],
+    }
+    arrays = [
+        signal_array(chunk["signal"])
+        if name == "signal"
+        else pa.array(columns[name].tolist(), type=CORPUS_WINDOWS_SCHEMA.field(name).type)
+        for name in CORPUS_WINDOWS_SCHEMA.names
+    ]
+    return pa.Table.from_arrays(arrays, schema=CORPUS_WINDOWS_SCHEMA)
+
+
+def _counter(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}[/]"),
+        TextColumn("{task.completed:.0f}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
     )
 
 
@@ -204,7 +281,14 @@ def load_corpus(out_dir: Path) -> CorpusData:
     joined = index.merge(tasks, left_on="window_id", right_on="sample_id", how="left")
     joined["task_representation"] = joined["representation"].map(representation).astype(np.int64)
     joined = joined[[*INDEX_COLUMNS, *[f"task_{t}" for t in TASKS], *FEATURE_COLUMNS]]
-    return CorpusData(joined, manifest, classes, out_dir / IMAGES_DIR)
+    return CorpusData(
+        joined,
+        manifest,
+        classes,
+        out_dir / IMAGES_DIR,
+        out_dir / WINDOWS_FILE,
+        _read_rendering(out_dir / RENDERING_FILE),
+    )
 
 
 def _summary(
@@ -212,7 +296,7 @@ def _summary(
     classes: dict[str, tuple[str, ...]],
     corpus: CorpusParams,
     fs: int,
-    unavailable: dict[str, str],
+    report: SourceReport,
     representations: Sequence[str],
 ) -> dict[str, object]:
     def counts(column: str) -> dict[str, int]:
@@ -232,7 +316,8 @@ def _summary(
         "datasets": counts("dataset"),
         "signal_types": counts("signal_type"),
         "tasks": tasks,
-        "unavailable": dict(sorted(unavailable.items())),
+        "unavailable": dict(sorted(report.unavailable.items())),
+        "skipped": dict(sorted(report.skipped.items())),
     }
 
 
@@ -264,6 +349,15 @@ def _read_manifest(path: Path) -> pd.DataFrame:
     if missing:
         raise DataError("corpus manifest lacks columns", file=path, segment=", ".join(missing))
     return table.to_pandas()
+
+
+def _read_rendering(path: Path) -> ImageParams | None:
+    if not path.is_file():
+        return None
+    try:
+        return ImageParams.model_validate_json(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"not readable image parameters: {exc}", file=path) from exc
 
 
 def _read_tasks(path: Path) -> dict[str, tuple[str, ...]]:

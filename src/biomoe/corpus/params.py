@@ -102,11 +102,14 @@ class CorpusParams(Section):
     of the pain data) and cut into ``window_seconds`` windows; a window with more than
     ``max_nan_fraction`` missing samples is dropped. ``seed`` draws the simulations and the
     windows kept. ``rate_bin_edges_hz`` / ``quality_bin_edges_db`` bin the rate and SNR
-    labels."""
+    labels. A user source whose files cannot be read or that yields no window stops the build
+    (``on_bad_source: fail``) or is left out with a warning, counted in the summary
+    (``skip``)."""
 
     seed: int
     window_seconds: float = Field(gt=0)
     max_nan_fraction: float = Field(ge=0, lt=1)
+    on_bad_source: Literal["fail", "skip"]
     rate_bin_edges_hz: tuple[float, ...] = Field(min_length=1)
     quality_bin_edges_db: tuple[float, ...] = Field(min_length=1)
     simulated: SimulatedSourceParams

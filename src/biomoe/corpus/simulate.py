@@ -16,7 +16,7 @@ The types and their order are :data:`biomoe.corpus.params.SIMULATED_TYPES` (the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from math import gcd
 
@@ -72,6 +72,15 @@ def simulate_windows(
     and ``start`` (int64), ``rate_hz`` (float64, NaN when the type has no rhythm), ``snr_db``
     (float64), ``artefact`` (str or None) and ``signal`` (float32, ``round(window_seconds * fs)``).
     """
+    chunks = list(simulate_chunks(params, fs, window_seconds, seed, chunk=1 << 30))
+    return chunks[0] if chunks else _frame([])
+
+
+def simulate_chunks(
+    params: SimulatedSourceParams, fs: int, window_seconds: float, seed: int, chunk: int
+) -> Iterator[pd.DataFrame]:
+    """The windows of :func:`simulate_windows`, in its order, as frames of at most ``chunk``
+    rows; only one chunk is in memory at a time."""
     n_samples = round(window_seconds * fs)
     rows: list[dict[str, object]] = []
     for signal_type in params.signal_types:
@@ -98,6 +107,14 @@ def simulate_windows(
                     "signal": window.signal,
                 }
             )
+            if len(rows) == chunk:
+                yield _frame(rows)
+                rows = []
+    if rows:
+        yield _frame(rows)
+
+
+def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(SIMULATED_COLUMNS))
     return frame.astype({"fs": np.int64, "start": np.int64, "rate_hz": float, "snr_db": float})
 

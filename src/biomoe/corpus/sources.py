@@ -1,16 +1,22 @@
-"""Every source of the corpus -> windows at one rate: simulated windows, recordings shipped in
-installed packages, and user datasets read by :mod:`biomoe.data.readers`.
+"""Every source of the corpus -> a stream of windows at one rate: simulated windows,
+recordings shipped in installed packages, and user datasets read by :mod:`biomoe.data.readers`.
 
 Real recordings are resampled to ``fs`` (``ingest.fs``) and cut into back-to-back windows
 (:mod:`biomoe.data.windowing`); at most the source's cap of them is kept, drawn with
 ``corpus.seed``. Each kept window gets its rate and SNR estimated (:mod:`.estimate`) where
 ``corpus.estimate`` has bands for its signal type; a simulated window carries its truth.
+
+The stream yields chunks of at most :data:`CHUNK_WINDOWS` windows, one source after another
+(user sources first, so a bad file fails before any slow work), each source's windows in
+``sample_id`` order: memory holds one source's recordings and one chunk, never the corpus.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,25 +32,54 @@ from biomoe.physio.rhythm import estimate_rate_hz
 
 SIMULATED = "simulated"
 """The source and dataset name of simulated windows (no user source may take it)."""
+CHUNK_WINDOWS = 256
+"""Most windows per chunk of the stream (the corpus's windows file has a row group per chunk)."""
+WINDOW_COLUMNS: tuple[str, ...] = (
+    "sample_id",
+    "source",
+    "dataset",
+    "signal_type",
+    "channel",
+    "fs",
+    "n_samples",
+    "source_file",
+    "start",
+    "rate_hz",
+    "snr_db",
+    "labels_estimated",
+    "label",
+    "signal",
+)
+"""The columns of every chunk (see :func:`stream_windows`)."""
 
 log = logging.getLogger(__name__)
 
 
-def collect_windows(
-    corpus: CorpusParams, fs: int, root: Path
-) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Every window of every source, sorted by ``sample_id``, and ``{dataset: why}`` for the
-    packaged datasets that are unavailable. Relative user paths resolve against ``root``.
+@dataclass
+class SourceReport:
+    """What the stream left out, filled while it runs: ``unavailable`` packaged datasets and
+    ``skipped`` user sources (``corpus.on_bad_source: skip``), each ``{name: why}``; and the
+    windows each source gave."""
 
-    Columns: ``sample_id``, ``source``, ``dataset``, ``signal_type``, ``channel``, ``fs``,
-    ``n_samples``, ``source_file`` (POSIX, relative to ``root`` or the package's parent folder
-    where it lies below), ``start`` (first sample, at the recording's own rate), ``rate_hz``,
-    ``snr_db``, ``labels_estimated``, ``label`` (the recording's label or None) and ``signal``
-    (float32). User sources are read first, so a bad file fails before any slow work; raises
-    ``DataError`` for a bad source (see ``biomoe.corpus.build.build_corpus``).
+    unavailable: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    windows: dict[str, int] = field(default_factory=dict)
+
+
+def stream_windows(
+    corpus: CorpusParams, fs: int, root: Path, report: SourceReport
+) -> Iterator[pd.DataFrame]:
+    """Chunks of the windows of every source (columns :data:`WINDOW_COLUMNS`). Relative user
+    paths resolve against ``root``.
+
+    ``sample_id`` is ``<dataset>/...``, ``source_file`` a POSIX path relative to ``root`` or the
+    package's parent folder where it lies below, ``start`` the window's first sample at the
+    recording's own rate, ``label`` the recording's label or None, ``signal`` float32. Raises
+    ``DataError`` for a bad source (see ``biomoe.corpus.build.build_corpus``); with
+    ``corpus.on_bad_source: skip`` a user source whose files cannot be read or that yields no
+    window is left out with a warning and counted in ``report.skipped``.
     """
     reserved = {SIMULATED, *corpus.packaged.datasets}
-    frames = []
     for source in corpus.user:
         if source.name in reserved:
             raise DataError(
@@ -52,24 +87,32 @@ def collect_windows(
                 segment="corpus.user",
                 hint="give the source another name",
             )
-        frames.append(_user(source, corpus, fs, root))
-    unavailable: dict[str, str] = {}
+    for source in corpus.user:
+        try:
+            yield from _counted(report, source.name, _user(source, corpus, fs, root))
+        except DataError as exc:
+            if corpus.on_bad_source == "fail" or report.windows.get(source.name):
+                raise
+            log.warning("corpus: user source %s skipped: %s", source.name, exc)
+            report.skipped[source.name] = str(exc)
     for name in corpus.packaged.datasets:
-        frame = _packaged(name, corpus, fs)
-        if isinstance(frame, str):
-            unavailable[name] = frame
-        else:
-            frames.append(frame)
-    frames.append(_simulated(corpus, fs))
-    frames = [f for f in frames if not f.empty]
-    windows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if not windows.empty:
-        windows = windows.sort_values("sample_id", kind="stable").reset_index(drop=True)
-    return windows, unavailable
+        yield from _counted(report, name, _packaged(name, corpus, fs, report))
+    yield from _counted(report, SIMULATED, _simulated(corpus, fs))
 
 
-def _packaged(name: str, corpus: CorpusParams, fs: int) -> pd.DataFrame | str:
-    """The dataset's windows, or why it is unavailable (``DataError`` if it is required)."""
+def _counted(
+    report: SourceReport, name: str, chunks: Iterator[pd.DataFrame]
+) -> Iterator[pd.DataFrame]:
+    for chunk in chunks:
+        report.windows[name] = report.windows.get(name, 0) + len(chunk)
+        yield chunk
+
+
+def _packaged(
+    name: str, corpus: CorpusParams, fs: int, report: SourceReport
+) -> Iterator[pd.DataFrame]:
+    """The dataset's windows; an unavailable one is noted in ``report`` (``DataError`` if it
+    is required)."""
     dataset = packaged_dataset(name)
     found = locate(dataset)
     if isinstance(found, str):
@@ -80,10 +123,11 @@ def _packaged(name: str, corpus: CorpusParams, fs: int) -> pd.DataFrame | str:
                 hint="install the package or set packaged.required: false",
             )
         log.warning("corpus: packaged dataset %s skipped: %s", name, found)
-        return found
+        report.unavailable[name] = found
+        return
     package_root = found[0].parents[len(Path(dataset.files[0]).parts) - 1]
     recordings = [_relative(rec, package_root.parent) for rec in dataset.read(found)]
-    return _windows(
+    yield from _windows(
         recordings,
         corpus,
         fs,
@@ -94,31 +138,35 @@ def _packaged(name: str, corpus: CorpusParams, fs: int) -> pd.DataFrame | str:
     )
 
 
-def _simulated(corpus: CorpusParams, fs: int) -> pd.DataFrame:
-    from biomoe.corpus.simulate import simulate_windows  # neurokit2: only when building
+def _simulated(corpus: CorpusParams, fs: int) -> Iterator[pd.DataFrame]:
+    from biomoe.corpus.simulate import simulate_chunks  # neurokit2: only when building
 
-    sim = simulate_windows(corpus.simulated, fs, corpus.window_seconds, corpus.seed)
-    return pd.DataFrame(
-        {
-            "sample_id": SIMULATED + "/" + sim["sample_id"],
-            "source": SIMULATED,
-            "dataset": SIMULATED,
-            "signal_type": sim["signal_type"],
-            "channel": sim["signal_type"],
-            "fs": sim["fs"],
-            "n_samples": [s.size for s in sim["signal"]],
-            "source_file": "",
-            "start": sim["start"],
-            "rate_hz": sim["rate_hz"],
-            "snr_db": sim["snr_db"],
-            "labels_estimated": False,
-            "label": None,
-            "signal": sim["signal"],
-        }
-    )
+    for sim in simulate_chunks(
+        corpus.simulated, fs, corpus.window_seconds, corpus.seed, CHUNK_WINDOWS
+    ):
+        yield pd.DataFrame(
+            {
+                "sample_id": SIMULATED + "/" + sim["sample_id"],
+                "source": SIMULATED,
+                "dataset": SIMULATED,
+                "signal_type": sim["signal_type"],
+                "channel": sim["signal_type"],
+                "fs": sim["fs"],
+                "n_samples": np.asarray([s.size for s in sim["signal"]], dtype=np.int64),
+                "source_file": "",
+                "start": sim["start"],
+                "rate_hz": sim["rate_hz"],
+                "snr_db": sim["snr_db"],
+                "labels_estimated": False,
+                "label": None,
+                "signal": sim["signal"],
+            }
+        )
 
 
-def _user(source: UserSourceParams, corpus: CorpusParams, fs: int, root: Path) -> pd.DataFrame:
+def _user(
+    source: UserSourceParams, corpus: CorpusParams, fs: int, root: Path
+) -> Iterator[pd.DataFrame]:
     path = Path(source.path)
     spec = ReadSpec(
         format=source.format,
@@ -131,7 +179,8 @@ def _user(source: UserSourceParams, corpus: CorpusParams, fs: int, root: Path) -
         label_column=source.label_column,
     )
     recordings = read_recordings(path if path.is_absolute() else root / path, spec)
-    frame = _windows(
+    given = 0
+    for chunk in _windows(
         [_relative(rec, root) for rec in recordings],
         corpus,
         fs,
@@ -139,15 +188,16 @@ def _user(source: UserSourceParams, corpus: CorpusParams, fs: int, root: Path) -
         dataset=source.name,
         signal_type=source.signal_type,
         cap=source.max_windows,
-    )
-    if frame.empty:
+    ):
+        given += len(chunk)
+        yield chunk
+    if not given:
         raise DataError(
             f"user source {source.name!r} yields no window of {corpus.window_seconds:g} s",
             file=source.path,
             hint="its recordings are shorter than corpus.window_seconds or have "
             "more than max_nan_fraction missing samples",
         )
-    return frame
 
 
 def _relative(rec: Recording, base: Path) -> Recording:
@@ -169,8 +219,9 @@ def _windows(
     dataset: str,
     signal_type: str,
     cap: int,
-) -> pd.DataFrame:
-    """Up to ``cap`` windows of the recordings at ``fs``, each labelled from estimates."""
+) -> Iterator[pd.DataFrame]:
+    """Up to ``cap`` windows of the recordings at ``fs``, each labelled from estimates, in
+    chunks of :data:`CHUNK_WINDOWS`; one recording is held resampled at a time."""
     n = round(corpus.window_seconds * fs)
     found = [
         c
@@ -178,7 +229,7 @@ def _windows(
         for c in candidates(rec.signal, rec.fs, fs, n, corpus.max_nan_fraction, k)
     ]
     estimate = corpus.estimate.get(signal_type)
-    rows = []
+    rows: list[dict[str, object]] = []
     resampled: tuple[int, np.ndarray] | None = None
     for c in choose(found, cap, corpus.seed, dataset):
         rec = recordings[c.recording]
@@ -208,4 +259,8 @@ def _windows(
                 "signal": window.astype(np.float32),
             }
         )
-    return pd.DataFrame(rows)
+        if len(rows) == CHUNK_WINDOWS:
+            yield pd.DataFrame(rows, columns=list(WINDOW_COLUMNS))
+            rows = []
+    if rows:
+        yield pd.DataFrame(rows, columns=list(WINDOW_COLUMNS))

@@ -68,7 +68,7 @@ def write_windows(df: pd.DataFrame, path: Path, row_group_size: int = ROW_GROUP_
     if missing:
         raise DataError(f"windows table lacks columns {missing}", file=path)
     arrays = [
-        _signal_array(df["signal"])
+        signal_array(df["signal"])
         if name == "signal"
         else pa.array(df[name].tolist(), type=WINDOWS_SCHEMA.field(name).type)
         for name in WINDOW_COLUMNS
@@ -104,7 +104,8 @@ def read_windows(path: Path) -> pd.DataFrame:
     return _normalised(table.to_pandas())
 
 
-def _signal_array(signals: pd.Series) -> pa.ListArray:
+def signal_array(signals: pd.Series) -> pa.ListArray:
+    """float32 samples as a ``list<float32>`` array (``DataError`` beyond 2**31 samples)."""
     arrays = [np.asarray(s, dtype=np.float32) for s in signals]
     lengths = np.array([a.size for a in arrays], dtype=np.int64)
     if lengths.sum() > np.iinfo(np.int32).max:

@@ -14,13 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from biomoe.corpus.build import FEATURE_COLUMNS
 from biomoe.errors import DataError
+from biomoe.imaging.params import ImageParams
+from biomoe.imaging.render import render_batch
+from biomoe.imaging.sources import ParquetWindows
+from biomoe.pretrain.augment import augment, view_rng
 from biomoe.pretrain.contrastive import CONTRASTIVE
 from biomoe.pretrain.heads import NO_LABEL
+from biomoe.pretrain.params import AugmentParams
 from biomoe.pretrain.targets import MORPHOLOGY
 
 CORPUS_FILES = ("manifest.parquet", "tasks.json", "images/index.parquet")
@@ -189,6 +196,7 @@ class WindowImages(TaskImages):
         targets = None if targets is None else np.asarray(targets)[order]
         super().__init__(images_dir, rows, tasks, targets)
         self.views = views
+        self.window_ids = rows["window_id"].astype(str).to_numpy()[::views]
 
     def __len__(self) -> int:
         return len(self.row) // self.views
@@ -200,6 +208,103 @@ class WindowImages(TaskImages):
         windows = np.asarray(indices, dtype=np.int64)
         images = (windows[:, None] * self.views + np.arange(self.views)).ravel()
         return super().__getitems__(images)
+
+
+class AugmentedWindowImages(WindowImages):
+    """``WindowImages`` whose item also holds ``augment.views`` augmented views of the window
+    (:mod:`biomoe.pretrain.augment`), drawn from its raw samples in the corpus's windows file
+    and rendered in every representation with the corpus's own image parameters: a window's
+    ``R`` stored images, then view 0's ``R`` images, view 1's, ... (``R * (1 + views)``).
+
+    Views change with :meth:`set_epoch` and depend only on the seed, the epoch, the window and
+    the view. An augmented image is labelled with its representation only (every other task
+    ``NO_LABEL``, targets NaN): the supervised heads learn from the corpus's own images.
+    """
+
+    def __init__(
+        self,
+        images_dir: Path,
+        rows: pd.DataFrame,
+        tasks: Sequence[str],
+        representations: Sequence[str],
+        windows_file: Path,
+        image_params: ImageParams,
+        augment: AugmentParams,
+        seed: int,
+        targets: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(images_dir, rows, tasks, len(representations), targets)
+        self.representations = tuple(representations)
+        self.source = ParquetWindows(Path(windows_file))
+        ids = _window_ids(Path(windows_file))
+        missing = sorted(set(self.window_ids) - set(ids))
+        if missing:
+            raise DataError(
+                "the corpus's windows file lacks windows its images come from",
+                file=windows_file,
+                segment="window_id",
+                hint=f"e.g. {missing[0]!r}; rebuild the corpus (`biomoe corpus`)",
+            )
+        position = {window_id: i for i, window_id in enumerate(ids)}
+        self.positions = np.asarray([position[w] for w in self.window_ids], dtype=np.int64)
+        self.image_params = image_params
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
+        self.stored = len(representations)
+        self.views = self.stored * (1 + augment.views)
+        self.representation_column = (
+            list(tasks).index("representation") if "representation" in tasks else None
+        )
+
+    def __len__(self) -> int:
+        return len(self.window_ids)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        windows = np.asarray(indices, dtype=np.int64)
+        stored = (windows[:, None] * self.stored + np.arange(self.stored)).ravel()
+        images, labels, targets = TaskImages.__getitems__(self, stored)
+        rows = self.source.take(self.positions[windows].tolist())
+        signals, rates = [], []
+        for window_id, signal, fs in zip(
+            self.window_ids[windows], rows["signal"], rows["fs"], strict=True
+        ):
+            for view in range(self.augment.views):
+                rng = view_rng(self.seed, self.epoch, str(window_id), view)
+                signals.append(augment(np.asarray(signal), int(fs), rng, self.augment))
+                rates.append(int(fs))
+        b, r, v = len(windows), self.stored, self.augment.views
+        rendered = np.stack(
+            [
+                render_batch(signals, np.asarray(rates), representation, self.image_params)
+                for representation in self.representations
+            ],
+            axis=1,
+        ).reshape(b, v * r, *images.shape[1:])
+        grouped = np.concatenate([images.numpy().reshape(b, r, *images.shape[1:]), rendered], 1)
+        extra_labels = torch.full((b, v * r, labels.shape[1]), NO_LABEL, dtype=labels.dtype)
+        if self.representation_column is not None:
+            extra_labels[:, :, self.representation_column] = torch.arange(r).repeat(v)
+        extra_targets = torch.full((b, v * r, targets.shape[1]), float("nan"))
+        return (
+            torch.from_numpy(grouped.reshape(b * (r + v * r), *images.shape[1:])),
+            torch.cat([labels.reshape(b, r, -1), extra_labels], 1).flatten(0, 1),
+            torch.cat([targets.reshape(b, r, -1), extra_targets], 1).flatten(0, 1),
+        )
+
+
+def _window_ids(path: Path) -> list[str]:
+    try:
+        return [str(w) for w in pq.read_table(path, columns=["window_id"]).column(0).to_pylist()]
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(
+            f"the corpus's windows file cannot be read: {exc}",
+            file=path,
+            hint="rebuild the corpus (`biomoe corpus`)",
+        ) from exc
 
 
 def whole_batch(batch: Batch) -> Batch:

@@ -14,13 +14,41 @@ PretrainTask = Task | Literal["morphology", "contrastive"]
 ``contrastive`` (InfoNCE across each window's representations; needs no label)."""
 
 
+class AugmentParams(Section):
+    """The contrastive task's augmented views (``biomoe.pretrain.augment``): ``views`` per
+    window and epoch, each rendered in every representation (0: the representations alone are
+    the positives). Each augmentation is applied with ``probability``; a 0 (or None) turns it
+    off."""
+
+    views: int = Field(ge=0)
+    probability: float = Field(ge=0, le=1)
+    shift_fraction: float = Field(ge=0, lt=1)
+    gain_std: float = Field(ge=0)
+    lowpass_hz: tuple[float, float] | None
+    noise_snr_db: tuple[float, float] | None
+    mask_fraction: float = Field(ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AugmentParams:
+        for name in ("lowpass_hz", "noise_snr_db"):
+            pair = getattr(self, name)
+            if pair is not None and pair[0] > pair[1]:
+                raise ValueError(f"augment.{name}: lower bound {pair[0]} > upper bound")
+        if self.lowpass_hz is not None and self.lowpass_hz[0] <= 0:
+            raise ValueError("augment.lowpass_hz must be positive")
+        return self
+
+
 class ContrastiveParams(Section):
     """The contrastive task: similarities of L2-normalised projections (``projection_dim``)
-    over ``temperature``. With it in ``pretrain.tasks``, a micro-batch takes whole windows:
-    ``batch_size`` must be a multiple of the representations, at least two windows' worth."""
+    over ``temperature``; a window's positives are its representations and those of its
+    ``augment.views`` augmented views. With it in ``pretrain.tasks``, a micro-batch takes whole
+    windows: ``batch_size`` must be a multiple of the images per window, two windows' worth or
+    more."""
 
     temperature: float = Field(gt=0)
     projection_dim: int = Field(ge=1)
+    augment: AugmentParams
 
 
 class RecipeParams(Section):

@@ -49,6 +49,7 @@ from biomoe.pretrain.checkpointing import (
 )
 from biomoe.pretrain.contrastive import CONTRASTIVE
 from biomoe.pretrain.data import (
+    AugmentedWindowImages,
     StepSampler,
     TaskImages,
     WindowImages,
@@ -71,6 +72,7 @@ from biomoe.seeding import seed_everything
 
 if TYPE_CHECKING:
     from biomoe.corpus.build import CorpusData
+    from biomoe.imaging.params import ImageParams
 
 Report = Callable[[Mapping[str, float], int], None]
 """Receives metrics and the optimizer step they belong to (rank 0 only)."""
@@ -120,6 +122,18 @@ def train(
 
     def images_of(rows: pd.DataFrame) -> TaskImages:
         targets = None if scaling is None else scaling.transform(rows)
+        if views and cfg.contrastive.augment.views:
+            return AugmentedWindowImages(
+                corpus.images_dir,
+                rows,
+                class_tasks,
+                corpus.classes["representation"],
+                corpus.windows_file,
+                _rendering(corpus),
+                cfg.contrastive.augment,
+                cfg.seed,
+                targets,
+            )
         if views:
             return WindowImages(corpus.images_dir, rows, class_tasks, views.count, targets)
         return TaskImages(corpus.images_dir, rows, class_tasks, targets)
@@ -243,6 +257,8 @@ def train(
         epoch, step_in_epoch = divmod(step, steps_per_epoch)
         if batches is None:  # the start of an epoch, or the middle of one after a resume
             sampler.set_position(epoch, step_in_epoch)
+            if isinstance(train_set, AugmentedWindowImages):
+                train_set.set_epoch(epoch)  # before iter: workers take the dataset as it is
             batches = iter(loader)
         micro_batches = [next(batches) for _ in range(cfg.grad_accum_steps)]
 
@@ -363,24 +379,36 @@ def summarize(sums: Tensor, tasks: Sequence[str], weights: Tensor, prefix: str) 
 
 
 def _views(cfg: PretrainParams, representations: int, where: Path) -> Views | None:
-    """The contrastive task's grouping (None without it); ``DataError`` when the corpus's
-    representations cannot fill ``batch_size`` with two whole windows or more."""
+    """The contrastive task's grouping (None without it): per window, its representations and
+    those of its augmented views; ``DataError`` when a window would have no positive or
+    ``batch_size`` cannot hold two whole windows or more."""
     if CONTRASTIVE not in cfg.tasks:
         return None
-    if (
-        representations < 2
-        or cfg.batch_size % representations
-        or cfg.batch_size < 2 * representations
-    ):
+    per_window = representations * (1 + cfg.contrastive.augment.views)
+    if per_window < 2 or cfg.batch_size % per_window or cfg.batch_size < 2 * per_window:
         raise DataError(
-            f"the contrastive task pairs a window's representations: the corpus has "
-            f"{representations}, and pretrain.batch_size ({cfg.batch_size}) must be a multiple "
-            "of them holding two windows or more",
+            f"the contrastive task pairs a window's images: the corpus has {representations} "
+            f"representation(s) and augment.views is {cfg.contrastive.augment.views}, so a "
+            f"window has {per_window} image(s); it needs two or more, and pretrain.batch_size "
+            f"({cfg.batch_size}) must be a multiple of them holding two windows or more",
             file=where,
             segment="representation",
-            hint="render two or more representations, or change pretrain.batch_size",
+            hint="render two or more representations or add augmented views, or change "
+            "pretrain.batch_size",
         )
-    return Views(representations, cfg.contrastive.temperature)
+    return Views(per_window, cfg.contrastive.temperature)
+
+
+def _rendering(corpus: CorpusData) -> ImageParams:
+    """The image parameters the corpus was rendered with: its augmented views need them."""
+    if corpus.rendering is None:
+        raise DataError(
+            "the corpus does not record the image parameters it was rendered with, which the "
+            "contrastive task's augmented views are rendered with",
+            file=Path(corpus.images_dir).parent / "rendering.json",
+            hint="rebuild the corpus (`biomoe corpus`) or set contrastive.augment.views: 0",
+        )
+    return corpus.rendering
 
 
 def _zeros(n_tasks: int, device: torch.device | str = "cpu") -> Tensor:

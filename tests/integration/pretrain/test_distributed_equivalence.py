@@ -114,12 +114,17 @@ def test_accumulation_steps_and_processes_are_interchangeable(
 def test_the_contrastive_task_keeps_the_split_invariance(
     make_project: Callable[[str], ProjectPaths], tiny_params: Params
 ) -> None:
-    """With the contrastive task a micro-batch is 2 whole windows (4 images); its InfoNCE
-    negatives are that micro-batch's, the same block of the shuffled windows for 1 process x 2
-    accumulation steps as for 2 processes x 1 step, so both train the same weights."""
+    """With the contrastive task and one augmented view a micro-batch is 2 whole windows (each
+    2 stored + 2 augmented images); its InfoNCE negatives are that micro-batch's, the same block
+    of the shuffled windows for 1 process x 2 accumulation steps as for 2 processes x 1 step,
+    and each view is drawn from the window, the view and the epoch alone, so both train the
+    same weights."""
+    contrastive = tiny_params.pretrain.contrastive.model_dump(by_alias=True)
+    contrastive["augment"]["views"] = 1
     common = dict(
         tasks=(*tiny_params.pretrain.tasks, "contrastive"),
-        batch_size=4,
+        contrastive=contrastive,
+        batch_size=8,
         batchnorm="local",
         precision="fp64",
     )

@@ -3,6 +3,7 @@ before stays exactly as it was (nothing half-written beside it either)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -123,3 +124,25 @@ def test_user_source_may_not_reuse_a_dataset_name(small: Params, tmp_path: Path)
     params = with_corpus(small, user=[source | {"fs": 1.0, "max_windows": 1}])
     with pytest.raises(DataError, match="already a dataset"):
         build(params, tmp_path / "c", root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "case", ["truncated .dat", "missing path", "recordings shorter than a window"]
+)
+def test_bad_source_is_skipped_and_counted_when_params_say_so(
+    case: str, small: Params, tmp_path: Path
+) -> None:
+    """``on_bad_source: skip``: the corpus is built without the source, and the summary, the
+    run's metrics and the log say which source was left out and why."""
+    breaker, file_name, rule = CASES[case]
+    source = {"name": "bad", "signal_type": "ecg", "max_windows": 4} | breaker(tmp_path)
+    params = with_corpus(small, user=[source], on_bad_source="skip")
+    out = tmp_path / "corpus"
+    summary = build_corpus(
+        params.corpus, params.images, params.ingest.fs, out, root=tmp_path, progress=False
+    )
+    assert summary.windows == 1 and "user:bad" not in summary.by_source
+    assert rule in summary.skipped["bad"] and file_name in summary.skipped["bad"]
+    assert summary.metrics()["corpus_sources_skipped"] == 1.0
+    stored = json.loads((out / "summary.json").read_text())
+    assert stored["skipped"] == summary.skipped

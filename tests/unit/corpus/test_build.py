@@ -14,7 +14,9 @@ import pytest
 from tests.unit.corpus.conftest import sine, with_corpus, write_ts
 
 from biomoe.config import Params
+from biomoe.corpus import sources
 from biomoe.corpus.build import (
+    CORPUS_WINDOWS_SCHEMA,
     FEATURE_COLUMNS,
     MANIFEST_SCHEMA,
     CorpusSummary,
@@ -24,7 +26,7 @@ from biomoe.corpus.build import (
 from biomoe.corpus.packaged import PACKAGED, PackagedDataset
 from biomoe.corpus.params import TASKS
 from biomoe.errors import DataError
-from biomoe.imaging.shards import load_images
+from biomoe.imaging.shards import load_images, read_image_index, write_image_shards
 from biomoe.io import sha256_tree
 
 
@@ -164,6 +166,7 @@ def test_unavailable_package_is_skipped_or_required(
     summary = build(params, tmp_path / "c")
     assert summary.windows == 1
     assert summary.unavailable["ghost"].startswith("package 'biomoe_no_such_package' is not")
+    assert summary.metrics()["corpus_sources_unavailable"] == 1.0
     required = with_corpus(params, packaged={"required": True})
     with pytest.raises(DataError, match="packaged dataset 'ghost' is unavailable"):
         build(required, tmp_path / "d")
@@ -190,3 +193,42 @@ def test_every_window_carries_its_physiological_features(
         assert count["computed"] + count["failed"] == count["applicable"], feature
         assert count["computed"] == manifest[f"morph_{feature}"].notna().sum(), feature
     assert summary.metrics()["features_failed"] == sum(c["failed"] for c in counts.values())
+
+
+def test_windows_file_holds_the_samples_the_images_were_drawn_from(
+    built: tuple[CorpusSummary, Path], build_params: Params
+) -> None:
+    """``windows.parquet`` is an imaging windows table of every manifest window: rendering it
+    again gives the corpus's images byte for byte."""
+    _, out = built
+    windows = pq.read_table(out / "windows.parquet")
+    assert windows.schema.equals(CORPUS_WINDOWS_SCHEMA, check_metadata=False)
+    manifest = load_corpus(out).manifest.set_index("sample_id")
+    frame = windows.to_pandas().set_index("window_id")
+    assert sorted(frame.index) == sorted(manifest.index)
+    assert (frame["modality"] == manifest.loc[frame.index, "signal_type"]).all()
+    assert (frame["label"] == manifest.loc[frame.index, "dataset"]).all()
+    assert [len(s) for s in frame["signal"]] == list(manifest.loc[frame.index, "n_samples"])
+    again = write_image_shards(
+        out / "windows.parquet", out.parent / "again", build_params.images, progress=False
+    )
+    assert list(again["sha256"]) == list(read_image_index(out / "images")["sha256"])
+
+
+def test_streamed_in_small_chunks_the_corpus_is_the_same(
+    built: tuple[CorpusSummary, Path],
+    build_params: Params,
+    user_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks of 3 windows (row groups of 3, shards read across them) change no byte but the
+    windows file's row groups."""
+    _, out = built
+    monkeypatch.setattr(sources, "CHUNK_WINDOWS", 3)
+    build(build_params, tmp_path / "small", root=user_root)
+    assert pq.ParquetFile(tmp_path / "small" / "windows.parquet").metadata.num_row_groups > 5
+    for name in ("manifest.parquet", "tasks.json", "summary.json", "images/index.parquet"):
+        assert (tmp_path / "small" / name).read_bytes() == (out / name).read_bytes(), name
+    streamed = pq.read_table(tmp_path / "small" / "windows.parquet")
+    assert streamed.equals(pq.read_table(out / "windows.parquet"))

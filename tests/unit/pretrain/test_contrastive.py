@@ -71,7 +71,10 @@ def test_params_refuse_a_batch_that_splits_a_window(tiny_params: Params) -> None
     with pytest.raises(ValueError, match=r"pretrain\.batch_size"):
         Params.model_validate(data)
     data["pretrain"]["batch_size"] = 4
+    data["pretrain"]["contrastive"]["augment"]["views"] = 0
     data["images"]["representations"] = ["waveform"]
     data["train"]["fusion"]["representations"] = ["waveform"]
     with pytest.raises(ValueError, match="two or more"):
         Params.model_validate(data)
+    data["pretrain"]["contrastive"]["augment"]["views"] = 1  # waveform + its augmented view
+    assert Params.model_validate(data).pretrain.contrastive.augment.views == 1
