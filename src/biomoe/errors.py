@@ -40,3 +40,7 @@ class DataError(BiomoeError, ValueError):
 
 class CheckpointError(BiomoeError, ValueError):
     """A checkpoint file is missing, corrupt, or does not fit the architecture."""
+
+
+class DivergenceError(BiomoeError, RuntimeError):
+    """Training produced a loss that is not finite; nothing of that step was saved."""

@@ -23,6 +23,7 @@ never stopped.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -35,7 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from biomoe.corpus.build import FEATURE_COLUMNS
-from biomoe.errors import DataError
+from biomoe.errors import DataError, DivergenceError
 from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.pretrain.checkpointing import (
     check_fingerprint,
@@ -113,6 +114,7 @@ def train(
         *((CONTRASTIVE,) if views else ()),
     )
     per_item = views.count if views else 1  # images per dataset item
+    item = "window" if views else "image"
     micro_batch = cfg.batch_size // per_item
     if env.is_main and class_tasks != wanted:
         skipped = sorted(set(wanted) - set(class_tasks))
@@ -218,7 +220,11 @@ def train(
         else contextlib.nullcontext()
     )
 
+    saved_step = step if resume else None  # the step of the last good checkpoint
+
     def save(finished: bool) -> None:
+        nonlocal saved_step
+        saved_step = step
         rngs = gather_to_main(rng_state(), env)  # a collective: every rank takes part
         if env.is_main:
             save_state(
@@ -245,9 +251,10 @@ def train(
 
     if env.is_main:
         print(
-            f"pretraining: {len(train_set)} train / {len(val_set)} val images, tasks {tasks}, "
+            f"pretraining: {len(train_set)} train / {len(val_set)} val {item}s, tasks {tasks}, "
             f"{env.world_size} process(es) on {env.device.type}, global batch "
-            f"{sampler.global_batch}, {steps_per_epoch} steps/epoch, {total_steps} steps",
+            f"{sampler.global_batch} {item}s ({sampler.global_batch * per_item} images), "
+            f"{steps_per_epoch} steps/epoch, {total_steps} steps",
             flush=True,
         )
     batches = None
@@ -284,6 +291,7 @@ def train(
             step_sums[CORRECT] += correct
         step_sums = all_reduce_sum(step_sums, env).cpu()
         step_sums[COUNT] = labelled.cpu()
+        _check_finite(step_sums[LOSS], tasks, step + 1, ckpt, saved_step)
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
@@ -409,6 +417,28 @@ def _rendering(corpus: CorpusData) -> ImageParams:
             hint="rebuild the corpus (`biomoe corpus`) or set contrastive.augment.views: 0",
         )
     return corpus.rendering
+
+
+def _check_finite(
+    losses: Tensor, tasks: Sequence[str], step: int, ckpt: Path, saved_step: int | None
+) -> None:
+    """``DivergenceError`` naming the step and the tasks whose summed loss (all ranks, so every
+    rank stops together) is NaN or infinite, before the optimizer applies that step."""
+    bad = [
+        task for task, loss in zip(tasks, losses.tolist(), strict=True) if not math.isfinite(loss)
+    ]
+    if not bad:
+        return
+    kept = (
+        f"the last good checkpoint {ckpt} (step {saved_step}) is kept"
+        if saved_step is not None
+        else "no checkpoint had been written yet"
+    )
+    raise DivergenceError(
+        f"the loss of task(s) {', '.join(bad)} is not finite at optimizer step {step}: the run "
+        f"stopped before applying it; {kept} (lower pretrain.lr, set grad_clip, or check the "
+        "corpus)"
+    )
 
 
 def _zeros(n_tasks: int, device: torch.device | str = "cpu") -> Tensor:

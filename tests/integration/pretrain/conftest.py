@@ -50,6 +50,12 @@ def with_pretrain(params: Params, **changes: object) -> Params:
     return Params.model_validate(data)
 
 
+def supervised(params: Params) -> tuple[str, ...]:
+    """The pretraining tasks without ``contrastive``, whose micro-batches hold whole windows:
+    for runs whose micro-batches are a few single images."""
+    return tuple(t for t in params.pretrain.tasks if t != "contrastive")
+
+
 def state_dicts_close(a: dict, b: dict, **tolerance: float) -> None:
     assert list(a) == list(b)
     for key in a:

@@ -27,7 +27,7 @@ from biomoe.pretrain.checkpointing import checkpoint_path, load_state
 from biomoe.pretrain.launch import launch_pretraining, run_dir
 from biomoe.pretrain.params import PretrainJob
 
-from .conftest import state_dicts_close, with_pretrain
+from .conftest import state_dicts_close, supervised, with_pretrain
 
 pytestmark = pytest.mark.slow  # real multi-process runs: ~1 min together on 2 cores
 
@@ -73,7 +73,14 @@ def _is_bn_statistic(key: str) -> bool:
 @pytest.fixture(scope="module")
 def one_process(make_project: Callable[[str], ProjectPaths], tiny_params: Params) -> dict:
     """1 process, micro-batches of 4, 2 accumulation steps."""
-    params = with_pretrain(tiny_params, nproc=1, batch_size=4, grad_accum_steps=2, precision="fp64")
+    params = with_pretrain(
+        tiny_params,
+        tasks=supervised(tiny_params),
+        nproc=1,
+        batch_size=4,
+        grad_accum_steps=2,
+        precision="fp64",
+    )
     return _train(make_project, "one-process", params)
 
 
@@ -84,6 +91,7 @@ def test_two_processes_train_like_one_with_the_same_global_batch(
     BatchNorm synced: each group is the same 4 images as one micro-batch of one process."""
     params = with_pretrain(
         tiny_params,
+        tasks=supervised(tiny_params),
         nproc=2,
         batch_size=2,
         grad_accum_steps=2,
@@ -102,6 +110,7 @@ def test_accumulation_steps_and_processes_are_interchangeable(
     process keeps its own and DDP broadcasts rank 0's (a single process saw every group)."""
     params = with_pretrain(
         tiny_params,
+        tasks=supervised(tiny_params),
         nproc=2,
         batch_size=4,
         grad_accum_steps=1,
@@ -122,7 +131,7 @@ def test_the_contrastive_task_keeps_the_split_invariance(
     contrastive = tiny_params.pretrain.contrastive.model_dump(by_alias=True)
     contrastive["augment"]["views"] = 1
     common = dict(
-        tasks=(*tiny_params.pretrain.tasks, "contrastive"),
+        tasks=tiny_params.pretrain.tasks,
         contrastive=contrastive,
         batch_size=8,
         batchnorm="local",

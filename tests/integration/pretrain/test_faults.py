@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -173,7 +174,7 @@ def test_a_failing_rank_stops_the_run_and_keeps_the_last_good_backbone(
     shard = next((paths.root / "data" / "corpus" / "images" / "waveform").glob("shard-*.npy"))
     shard.write_bytes(shard.read_bytes()[:300])  # truncated: unreadable from the first step
     lines: list[str] = []
-    params = with_pretrain(tiny_params, nproc=2, batch_size=4)
+    params = with_pretrain(tiny_params, nproc=2, batch_size=8)
     with pytest.raises(
         PretrainError, match=r"failed on rank \d: biomoe\.errors\.DataError"
     ) as caught:
@@ -195,3 +196,38 @@ def test_a_failing_rank_stops_the_run_and_keeps_the_last_good_backbone(
             resume=True,
             echo=_quiet,
         )
+
+
+def test_a_loss_that_is_not_finite_stops_the_run_naming_step_and_task(
+    make_project: Callable[[str], ProjectPaths], tiny_params: Params
+) -> None:
+    """An absurd learning rate blows the weights up within a few steps: the run stops at the
+    first step whose loss is NaN or infinite, names it and the tasks, never publishes, and the
+    last checkpoint it wrote (before that step) is intact and finite."""
+    paths = make_project("diverging")
+    earlier = _last_good_backbone(paths)
+    params = with_pretrain(tiny_params, lr=1.0e30, min_lr=1.0e29, grad_clip=0.0)
+    with pytest.raises(PretrainError, match=r"biomoe\.errors\.DivergenceError") as caught:
+        launch_pretraining(
+            PretrainJob(pretrain=params.pretrain, img_size=params.images.size),
+            paths,
+            echo=_quiet,
+        )
+    message = str(caught.value)
+    found = re.search(
+        r"the loss of task\(s\) ([\w, ]+) is not finite at optimizer step (\d+)", message
+    )
+    assert found, message
+    assert set(found.group(1).split(", ")) <= set(params.pretrain.tasks)
+    failed_at = int(found.group(2))
+    assert _backbone_files(paths) == earlier
+    ckpt = checkpoint_path(run_dir(paths))
+    if ckpt.exists():
+        state = load_state(ckpt)
+        assert state["step"] < failed_at and not state["finished"]
+        assert f"(step {state['step']}) is kept" in message
+        assert all(
+            torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point()
+        )
+    else:
+        assert "no checkpoint had been written yet" in message
