@@ -61,6 +61,7 @@ def main() -> None:
     if args.size is not None:
         params = with_updates(params, {"images": {"size": args.size}})
     work = workdir(args, "corpus-bench-")
+    work.mkdir(parents=True, exist_ok=True)
     params_file = work / "params.json"
     params_file.write_text(params.model_dump_json(by_alias=True))
 
