@@ -151,6 +151,9 @@ class TaskImages(Dataset):
             images[where] = part
         return torch.from_numpy(images), self.labels[indices], self.targets[indices]
 
+    def set_epoch(self, epoch: int) -> None:
+        """Stored images are the same every epoch (augmented datasets draw new views)."""
+
     def _shard(self, shard_id: int) -> np.ndarray:
         if shard_id not in self._open:
             path = self.images_dir / self.shards[shard_id]

@@ -264,8 +264,7 @@ def train(
         epoch, step_in_epoch = divmod(step, steps_per_epoch)
         if batches is None:  # the start of an epoch, or the middle of one after a resume
             sampler.set_position(epoch, step_in_epoch)
-            if isinstance(train_set, AugmentedWindowImages):
-                train_set.set_epoch(epoch)  # before iter: workers take the dataset as it is
+            train_set.set_epoch(epoch)  # before iter: workers take the dataset as it is
             batches = iter(loader)
         micro_batches = [next(batches) for _ in range(cfg.grad_accum_steps)]
 
