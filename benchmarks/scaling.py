@@ -11,7 +11,8 @@ that grows with them (the ``base`` recipe is 64x). Everything else (tasks, weigh
 schedule shape, batch, seed) is params.yaml's.
 Each multiple gets a project folder of its own under ``--workdir`` (``<K>x/``: params.yaml,
 ``data/corpus``, ``models/backbone``, its MLflow store) built by the pipeline's own corpus and
-pretrain stages; an existing finished backbone is kept.
+pretrain stages; an existing finished backbone is kept, and an interrupted run resumes from its
+last checkpoint (a long multiple such as 64x can be run in several sittings).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import yaml
 
 from biomoe.config import Params, load_params
 from biomoe.paths import ProjectPaths
+from biomoe.pretrain.checkpointing import checkpoint_path
+from biomoe.pretrain.launch import run_dir
 from biomoe.stages import stage
 from common import markdown_table, parser, with_updates, workdir
 
@@ -71,7 +74,8 @@ def main() -> None:
         if not (paths.corpus / "manifest.parquet").is_file():
             stage("corpus")(params, paths, tracking_uri=tracking)
         if not paths.backbone.is_file():
-            stage("pretrain")(params, paths, tracking_uri=tracking)
+            resume = checkpoint_path(run_dir(paths)).is_file()
+            stage("pretrain")(params, paths, tracking_uri=tracking, resume=resume)
         minutes = (time.perf_counter() - started) / 60
         recipe = params.pretrain.schedule
         rows.append([name, recipe.corpus_scale, recipe.epochs, f"{minutes:.1f}"])

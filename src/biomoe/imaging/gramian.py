@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from biomoe.imaging import exact
 from biomoe.imaging.colormap import COLORMAPS, LEVELS, colorize
 from biomoe.imaging.params import ImageParams
 from biomoe.imaging.signals import clean_signal, is_flat, paa
@@ -45,7 +46,8 @@ def gramian_field(
     dtype: type = np.float64,
 ) -> np.ndarray:
     """``scale * field + offset``, ``[N, size, size]`` in ``dtype``, as one batched product of
-    ``[N, size, 3]`` by ``[N, 3, size]`` matrices."""
+    ``[N, size, 3]`` by ``[N, 3, size]`` matrices (``exact.matmul``: the same bits on every
+    machine)."""
     cosine, sine = angular_coordinates(signals, size)
     ones = np.ones_like(cosine)
     if method == "summation":
@@ -54,7 +56,7 @@ def gramian_field(
     else:
         left = np.stack([scale * sine, -scale * cosine, offset * ones], axis=2)
         right = np.stack([cosine, sine, ones], axis=1)
-    return left.astype(dtype) @ right.astype(dtype)
+    return exact.matmul(left.astype(dtype), right.astype(dtype))
 
 
 def _render(

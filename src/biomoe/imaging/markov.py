@@ -4,7 +4,8 @@ bin-to-bin transition probabilities ``W`` of consecutive samples are counted, an
 samples ``a`` of segment ``i`` and ``b`` of segment ``j`` (``signals.segment_bounds``) -- pyts'
 ``MarkovTransitionField(image_size=S, n_bins=n_bins)``, which ``markov_field`` reproduces to
 rounding. That mean is ``H W H^T`` with ``H`` the segments' bin histograms (each row summing to
-1), so a whole batch is two small batched matrix products. Colours are relative to the window's
+1), so a whole batch is two small batched matrix products (``exact.matmul``: the same bits on
+every machine). Colours are relative to the window's
 likeliest transition. A window shorter than ``S`` samples is upsampled by nearest neighbour
 (pyts refuses it).
 
@@ -20,6 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from biomoe.imaging import exact
 from biomoe.imaging.colormap import COLORMAPS, LEVELS, colorize
 from biomoe.imaging.params import ImageParams
 from biomoe.imaging.signals import clean_signal, groups, segment_bounds
@@ -108,7 +110,7 @@ def markov_field(
     """``[N, size, size]`` transition probabilities, or with ``scale`` the probabilities times
     ``scale`` over each window's largest transition probability."""
     histograms, transitions = _field_parts(signals, size, n_bins, scale, dtype)
-    return (histograms @ transitions) @ histograms.transpose(0, 2, 1)
+    return exact.matmul(exact.matmul(histograms, transitions), histograms.transpose(0, 2, 1))
 
 
 BLOCK = 4
@@ -132,6 +134,8 @@ def render_mtf(
     levels = np.empty((len(signals), size, size), dtype=np.uint8)
     for first in range(0, len(signals), BLOCK):
         block = histograms[first : first + BLOCK]
-        field = (block @ transitions[first : first + BLOCK]) @ block.transpose(0, 2, 1)
+        field = exact.matmul(
+            exact.matmul(block, transitions[first : first + BLOCK]), block.transpose(0, 2, 1)
+        )
         levels[first : first + BLOCK] = field
     return colorize(levels, COLORMAPS[params.markov.colormap], out)

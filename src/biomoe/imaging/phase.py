@@ -19,6 +19,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 
+from biomoe.imaging import exact
 from biomoe.imaging.colormap import COLORMAPS, colorize
 from biomoe.imaging.params import ImageParams
 from biomoe.imaging.signals import clean_signal
@@ -53,7 +54,8 @@ def phase_levels(real: np.ndarray, imag: np.ndarray, mask_below_db: float) -> np
     power = real**2 + imag**2
     peak = power.max(axis=(1, 2), keepdims=True)
     reliable = (power > 0.0) & (power >= peak * np.float32(10.0 ** (-mask_below_db / 10.0)))
-    turns = (np.arctan2(imag, real) + np.float32(np.pi)) * np.float32(255.0 / (2 * np.pi))
+    angle = exact.arctan2(imag, real).astype(np.float32)
+    turns = (angle + np.float32(np.pi)) * np.float32(255.0 / (2 * np.pi))
     levels = np.where(reliable, 1 + np.minimum(turns, np.float32(254.999)).astype(np.uint8), 0)
     return np.flip(levels.astype(np.uint8), axis=1)
 

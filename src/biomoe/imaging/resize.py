@@ -1,9 +1,11 @@
-"""Separable resizing as small matrix products, so a batch of grids becomes ``S x S`` images in a
-few BLAS calls and the scale to colour levels rides along for free.
+"""Separable antialiased linear resizing as a fixed sum of taps, so a batch of grids becomes
+``S x S`` images whatever the machine and the scale to colour levels rides along for free.
 
-Interpolation weights are banded (each output pixel reads a few neighbouring inputs), so each
-pass is split into blocks of ``BLOCK`` outputs multiplied only by the inputs they read: the
-same sums as the dense product, a fraction of its work.
+Each output pixel reads a few neighbouring inputs (two when enlarging). Their weighted sum is
+accumulated tap by tap in a fixed order, one ufunc per step, rather than as a matrix product:
+a BLAS kernel sums a product in an order that depends on the kernel the machine picks
+(``OPENBLAS_CORETYPE``, the SIMD level), and one differing bit can move a pixel to the next
+colour level. The taps do the same sums as the dense product of ``resize_matrix``.
 """
 
 from __future__ import annotations
@@ -11,9 +13,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-
-BLOCK = 32
-"""Output rows (or columns) per banded product."""
 
 
 @lru_cache(maxsize=1024)
@@ -33,35 +32,41 @@ def resize_matrix(n_in: int, n_out: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=1024)
-def _bands(n_in: int, n_out: int) -> tuple[tuple[int, int, int, int], ...]:
-    """``(first, stop, lo, hi)``: outputs ``first:stop`` read only inputs ``lo:hi``."""
-    matrix = resize_matrix(n_in, n_out)
-    bands = []
-    for first in range(0, n_out, BLOCK):
-        stop = min(first + BLOCK, n_out)
-        used = np.flatnonzero(matrix[first:stop].any(axis=0))
-        bands.append((first, stop, int(used[0]), int(used[-1]) + 1))
-    return tuple(bands)
+def taps(n_in: int, n_out: int, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, weight)``, each ``[K, n_out]``: output ``j`` is the sum over ``k`` of
+    ``weight[k, j] * input[index[k, j]]`` (``resize_matrix`` times ``scale``, in float32; rows
+    with fewer than ``K`` inputs padded with weight 0)."""
+    matrix = resize_matrix(n_in, n_out) * np.float32(scale)
+    nonzero = matrix != 0.0
+    width = int(nonzero.sum(axis=1).max())
+    first = nonzero.argmax(axis=1)
+    index = np.minimum(first[None, :] + np.arange(width)[:, None], n_in - 1)
+    weight = np.take_along_axis(matrix, index.T, axis=1).T
+    weight = np.where(first[None, :] + np.arange(width)[:, None] < n_in, weight, 0.0)
+    index, weight = index.astype(np.intp), weight.astype(np.float32)
+    for array in (index, weight):
+        array.flags.writeable = False
+    return index, weight
 
 
 def resize_rows(grids: np.ndarray, size: int, scale: float = 1.0) -> np.ndarray:
     """``[G, H, W]`` (any strides) -> float32 ``[G, size, W]``, rows resized, times ``scale``."""
-    matrix = resize_matrix(grids.shape[1], size) * np.float32(scale)
-    out = np.empty((grids.shape[0], size, grids.shape[2]), dtype=np.float32)
-    for first, stop, lo, hi in _bands(grids.shape[1], size):
-        np.matmul(matrix[first:stop, lo:hi], grids[:, lo:hi], out=out[:, first:stop])
-    return out
+    index, weight = taps(grids.shape[1], size, float(scale))
+    out = np.take(grids, index[0], axis=1) * weight[0][:, None]
+    for k in range(1, index.shape[0]):
+        out += np.take(grids, index[k], axis=1) * weight[k][:, None]
+    return out.astype(np.float32, copy=False)
 
 
 def resize_columns(grids: np.ndarray, size: int) -> np.ndarray:
     """``[G, H, W]`` -> float32 ``[G, H, size]``, columns resized."""
     if grids.shape[2] == size:
         return grids
-    matrix = resize_matrix(grids.shape[2], size).T
-    out = np.empty((grids.shape[0], grids.shape[1], size), dtype=np.float32)
-    for first, stop, lo, hi in _bands(grids.shape[2], size):
-        np.matmul(grids[:, :, lo:hi], matrix[lo:hi, first:stop], out=out[:, :, first:stop])
-    return out
+    index, weight = taps(grids.shape[2], size)
+    out = np.take(grids, index[0], axis=2) * weight[0]
+    for k in range(1, index.shape[0]):
+        out += np.take(grids, index[k], axis=2) * weight[k]
+    return out.astype(np.float32, copy=False)
 
 
 def resize(grids: np.ndarray, size: int, scale: float = 1.0) -> np.ndarray:

@@ -29,6 +29,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
+from biomoe.imaging import exact
 from biomoe.imaging.colormap import COLORMAPS, LEVELS, colorize
 from biomoe.imaging.params import ImageParams, ScalogramParams
 from biomoe.imaging.resize import resize_rows
@@ -50,7 +51,9 @@ def min_samples(scalogram: ScalogramParams, fs: int) -> int:
 
 def frequencies(scalogram: ScalogramParams) -> np.ndarray:
     """Centre frequency (Hz) of each row, top row first."""
-    return np.geomspace(scalogram.max_freq_hz, scalogram.min_freq_hz, scalogram.n_scales)
+    top, bottom = math.log(scalogram.max_freq_hz), math.log(scalogram.min_freq_hz)
+    steps = np.arange(scalogram.n_scales) / max(scalogram.n_scales - 1, 1)
+    return exact.exp(top + steps * (bottom - top))
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def plan(scalogram: ScalogramParams, fs: int, length: int, size: int) -> Plan:
     arrays = (
         slot * scalogram.n_scales + scale,
         source[inside],
-        np.exp(-0.5 * distance[inside] ** 2).astype(np.float32),
+        exact.exp(-0.5 * distance[inside] ** 2).astype(np.float32),
         left,
         (position - left).astype(np.float32),
     )
@@ -119,7 +122,7 @@ def scalogram_magnitude(
             bands = np.zeros((len(members), steps.n_grid * scalogram.n_scales), np.complex64)
             bands[:, steps.target] = np.take(spectrum, steps.source, axis=1) * steps.weight
             grid = bands.reshape(len(members), steps.n_grid, scalogram.n_scales)
-            magnitude = np.abs(np.fft.ifft(grid, axis=1))
+            magnitude = exact.magnitude(np.fft.ifft(grid, axis=1))
             before, after = magnitude[:, steps.left], magnitude[:, steps.left + 1]
             columns = before + (after - before) * steps.right[:, None]
             out.append((members, columns.transpose(0, 2, 1)))
@@ -141,7 +144,7 @@ def render_scalogram(
         peak = magnitude.max(axis=(1, 2), keepdims=True)
         relative = np.divide(magnitude, np.where(peak > 0.0, peak, np.float32(1.0)))
         np.maximum(relative, floor, out=relative)
-        values = np.log10(relative, out=relative)
+        values = exact.log10(relative).astype(np.float32)
         values *= np.float32(20.0 / scalogram.top_db)
         values += np.float32(1.0)
         levels[members] = resize_rows(values, size, LEVELS)

@@ -59,7 +59,7 @@ REPRESENTATION_PARAMS = {
 """The ``images.<section>`` parameters each representation's pixels depend on (besides size)."""
 
 
-RENDERING_VERSION = "cac9615049250d756cbc8372bc862df33c6eb0eed67b90da9f03d026863d4025"
+RENDERING_VERSION = "3132845db21d0fd7aeefae7413a74ee9b99f1ebb32f49dd55c9b33e3fb3271d7"
 """Stamp of the pixels the imaging code draws; part of every shard key. Give it a new value
 whenever a change makes any representation draw other bytes:
 ``tests/unit/imaging/test_rendering_version.py`` renders a fixed set of windows in every

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from biomoe.imaging import exact
 from biomoe.imaging.colormap import COLORMAPS, LEVELS, colorize
 from biomoe.imaging.params import ImageParams
 from biomoe.imaging.resize import resize
@@ -31,10 +32,10 @@ def normalised_log_power(real: np.ndarray, imag: np.ndarray, top_db: float) -> n
     peak = power.max(axis=(1, 2), keepdims=True)
     power /= np.where(peak > 0.0, peak, np.float32(1.0))
     np.maximum(power, np.float32(10.0 ** (-top_db / 10.0)), out=power)
-    np.log10(power, out=power)
-    power *= np.float32(10.0 / top_db)
-    power += np.float32(1.0)
-    return np.flip(power, axis=1)
+    values = exact.log10(power).astype(np.float32)
+    values *= np.float32(10.0 / top_db)
+    values += np.float32(1.0)
+    return np.flip(values, axis=1)
 
 
 def render_spectrogram(

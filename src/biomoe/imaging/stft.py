@@ -2,14 +2,16 @@
 
 Each window is transformed on its own samples: mean removed, reflect-padded by ``n_fft // 2`` so
 frames are centred on their time, Hann-windowed, and only the bins from 0 Hz to
-``min(max_freq_hz, fs / 2)`` are computed, as one matrix product of the frames with a windowed
-DFT matrix (cheaper than a full FFT when the band is a fraction of the spectrum, and one BLAS
-call per window). Phases are referenced to each frame's centre. Windows are batched by
+``min(max_freq_hz, fs / 2)`` are kept, from numpy's real FFT (pocketfft: a fixed order of
+operations compiled into the wheel, so the bins are the same bit for bit whatever the machine's
+BLAS kernel or SIMD level, which a windowed-DFT matrix product is not). Phases are referenced to
+each frame's centre. Windows are batched by
 (sampling rate, length), the only things a grid's shape depends on, ``BLOCK`` at a time.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
@@ -30,16 +32,22 @@ def n_bins(fs: int, spec: SpectrogramParams) -> int:
 
 
 @lru_cache(maxsize=64)
-def dft_matrix(n_fft: int, bins: int) -> np.ndarray:
-    """float32 ``[n_fft, 2 * bins]``: real parts then imaginary parts of the first ``bins``
-    DFT bins of a periodic-Hann-windowed frame, phase relative to the frame's centre."""
-    samples = np.arange(n_fft)
-    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * samples / n_fft)
-    angle = 2.0 * np.pi * np.outer(samples - n_fft // 2, np.arange(bins)) / n_fft
-    matrix = np.concatenate([np.cos(angle), -np.sin(angle)], axis=1) * hann[:, None]
-    matrix = matrix.astype(np.float32)
-    matrix.flags.writeable = False
-    return matrix
+def hann(n_fft: int) -> np.ndarray:
+    """float32 periodic Hann window of ``n_fft`` samples (``math.cos``: the same on every
+    machine)."""
+    window = np.array([0.5 - 0.5 * math.cos(2.0 * math.pi * n / n_fft) for n in range(n_fft)])
+    window = window.astype(np.float32)
+    window.flags.writeable = False
+    return window
+
+
+@lru_cache(maxsize=64)
+def centre_signs(bins: int) -> np.ndarray:
+    """float32 ``(-1) ** k`` per bin: moves each bin's phase reference from the frame's first
+    sample to its centre (``n_fft // 2`` samples later, ``n_fft`` even)."""
+    signs = np.where(np.arange(bins) % 2 == 0, 1.0, -1.0).astype(np.float32)
+    signs.flags.writeable = False
+    return signs
 
 
 def stft_groups(
@@ -50,8 +58,8 @@ def stft_groups(
     keys = [(int(rate), signal.size) for rate, signal in zip(fs, signals, strict=True)]
     half = spec.n_fft // 2
     for (rate, _), same in groups(keys).items():
-        dft = dft_matrix(spec.n_fft, n_bins(rate, spec)).T
-        bins = dft.shape[0] // 2
+        bins = n_bins(rate, spec)
+        window, signs = hann(spec.n_fft), centre_signs(bins)[:, None]
         batch = np.stack([signals[i] for i in same])
         flat = is_flat(batch.min(axis=1), batch.max(axis=1))
         centred = np.where(flat[:, None], 0.0, batch - batch.mean(axis=1, keepdims=True))
@@ -59,6 +67,8 @@ def stft_groups(
         windows = np.lib.stride_tricks.sliding_window_view(padded, spec.n_fft, axis=1)
         strided = windows[:, :: spec.hop_length]
         for first in range(0, len(same), BLOCK):
-            frames = np.ascontiguousarray(strided[first : first + BLOCK])
-            coefficients = dft @ frames.transpose(0, 2, 1)
-            yield same[first : first + BLOCK], coefficients[:, :bins], coefficients[:, bins:]
+            frames = strided[first : first + BLOCK] * window
+            spectrum = np.fft.rfft(frames, axis=2)[:, :, :bins].transpose(0, 2, 1)
+            real = np.ascontiguousarray(spectrum.real) * signs
+            imag = np.ascontiguousarray(spectrum.imag) * signs
+            yield same[first : first + BLOCK], real, imag
