@@ -23,6 +23,7 @@ import time
 import yaml
 
 from biomoe.config import Params, load_params
+from biomoe.numerics import configured, enter
 from biomoe.paths import ProjectPaths
 from biomoe.pretrain.checkpointing import checkpoint_path
 from biomoe.pretrain.launch import run_dir
@@ -55,6 +56,7 @@ def main() -> None:
         help="instead: 1x without this pretraining task (an ablation), in <workdir>/1x-no-TASK",
     )
     args = cli.parse_args()
+    enter(configured(args.params))  # the pipeline's numerics, as `biomoe` runs its stages
     base = load_params(args.params)
     out = workdir(args, "biomoe-scaling-")
     rows = []

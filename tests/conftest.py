@@ -7,8 +7,22 @@ from pathlib import Path
 import pytest
 
 from biomoe.config import Params, load_params
+from biomoe.numerics import configured, enter, is_pinned
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite runs under the numerics params.yaml asks for, as every pipeline door does:
+    pytest re-starts itself under them (its output capture undone first, so the new process
+    writes to the terminal)."""
+    numerics = configured(REPO_ROOT / "params.yaml")
+    if is_pinned(numerics):
+        return
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.stop_global_capturing()
+    enter(numerics)
 
 
 def tiny(params: Params) -> Params:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,6 +13,7 @@ from rich.markup import escape
 
 from biomoe.config import ParamsError, load_params
 from biomoe.errors import BiomoeError
+from biomoe.numerics import configured, enter
 from biomoe.paths import ProjectPaths
 from biomoe.stages import PIPELINE, stage
 
@@ -33,6 +35,28 @@ TrackingUri = Annotated[
         help="MLflow tracking URI [default: register.tracking_uri in params]",
     ),
 ]
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+@app.callback()
+def _numerics() -> None:
+    """Re-start under the numerics params.yaml asks for, before any command computes."""
+    argv = sys.argv[1:]
+    root = Path(_option(argv, "--root") or ".")
+    params_file = _option(argv, "--params") or ProjectPaths.at(root).params
+    try:
+        enter(configured(params_file))
+    except (BiomoeError, ParamsError, ValueError) as exc:
+        console.print(f"[bold red]numerics[/]: {escape(str(exc))}")
+        raise typer.Exit(code=1) from exc
 
 
 def _run(name: str, root: Path, params_file: Path | None, **kwargs: object) -> None:

@@ -24,6 +24,7 @@ from biomoe.corpus.params import CorpusParams
 from biomoe.data.params import MODALITIES, DemoParams, IngestParams
 from biomoe.embed.params import EmbedParams
 from biomoe.imaging.params import ImageParams
+from biomoe.numerics import NumericsParams
 from biomoe.pretrain.params import PretrainParams
 from biomoe.registry.params import BackboneSource, RegisterParams
 from biomoe.scaleout.params import ScaleoutParams
@@ -95,6 +96,7 @@ with warnings.catch_warnings():
         register: RegisterParams  # type: ignore[assignment]
         scaleout: ScaleoutParams
         schedule: ScheduleParams
+        numerics: NumericsParams = NumericsParams()
 
         @model_validator(mode="after")
         def _consistent(self) -> Params:

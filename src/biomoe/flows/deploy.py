@@ -18,6 +18,7 @@ from prefect import flow
 from prefect.schedules import Cron, Schedule
 from prefect.settings import PREFECT_API_URL
 
+from biomoe import numerics
 from biomoe.config import ScheduleParams, load_params
 from biomoe.flows.retrain import configured
 from biomoe.paths import ProjectPaths
@@ -69,10 +70,12 @@ def deploy(
     """Register the deployment for the process work pool ``pool`` (default: ``schedule``'s);
     its workers load this file from ``source``: a folder they can read at that path (or a git
     URL: Prefect's ``Flow.from_source``)."""
-    schedule = load_params(params_file).schedule
+    params = load_params(params_file)
+    schedule = params.schedule
     return scheduled_retrain.from_source(source=source, entrypoint=ENTRYPOINT).deploy(
         name=schedule.deployment,
         work_pool_name=pool or schedule.work_pool,
+        job_variables={"env": numerics.environment(params.numerics, {})},
         schedules=[cron_schedule(schedule)],
         parameters=_parameters(root, params_file, tracking_uri),
         tags=list(schedule.tags),
@@ -97,6 +100,7 @@ def main(project: Path) -> None:
             "(prefect server start) and set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)"
         )
     params_file = args.params or str(ProjectPaths.at(args.root).params)
+    numerics.enter(numerics.configured(params_file))
     if args.command == "serve":
         serve(args.root, params_file, args.tracking_uri, cron=args.cron)
     else:

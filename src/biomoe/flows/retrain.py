@@ -22,6 +22,7 @@ from pathlib import Path
 from prefect import Flow, flow, task
 from prefect.artifacts import create_markdown_artifact
 
+from biomoe import numerics
 from biomoe.config import load_params
 from biomoe.paths import ProjectPaths
 from biomoe.reporting import read_retrain_report
@@ -98,4 +99,5 @@ def main() -> None:
     parser.add_argument("--demo", action="store_true", help="generate the demo dataset first")
     args = parser.parse_args()
     params_file = args.params or str(ProjectPaths.at(args.root).params)
+    numerics.enter(numerics.configured(params_file))
     configured(params_file)(args.root, args.params, args.tracking_uri, args.demo)

@@ -10,9 +10,17 @@ Modules import their heavy dependencies themselves: every DVC stage is a new pro
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from biomoe.numerics import require
+
+if TYPE_CHECKING:
+    from biomoe.config import Params
+    from biomoe.paths import ProjectPaths
 
 PIPELINE = (
     "ingest",
@@ -29,5 +37,13 @@ PIPELINE = (
 
 
 def stage(name: str) -> Callable[..., Path]:
-    """The ``run`` function of stage ``name`` (imported on demand)."""
-    return importlib.import_module(f"biomoe.stages.{name}").run
+    """The ``run`` function of stage ``name`` (imported on demand); it refuses to run in a
+    process that does not hold the numerics params.yaml asks for (``numerics.require``)."""
+    run = importlib.import_module(f"biomoe.stages.{name}").run
+
+    @functools.wraps(run)
+    def checked(params: Params, paths: ProjectPaths, **kwargs: object) -> Path:
+        require(params.numerics)
+        return run(params, paths, **kwargs)
+
+    return checked
