@@ -9,14 +9,29 @@ STAMP := $(VENV)/.installed-stamp
 # dvc.yaml stages call `biomoe`: make the venv's commands visible to them.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install data run flow test lint format ui clean
+.PHONY: install lock data run flow test lint format ui clean
 
-$(STAMP): pyproject.toml
+# requirements.lock: the exact version of every package (torch's CPU build included) that
+# pyproject.toml resolved to when it was written; every install takes it as constraints.
+# Refresh it after changing a dependency with `make lock` (a clean venv, then pip freeze).
+LOCK := requirements.lock
+
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) torch==2.13.0
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $@
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet torch==2.13.0
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	{ echo "# Exact versions pyproject.toml resolved to (make lock); installs use it as constraints."; \
+	  .lock-venv/bin/python --version | sed 's/^/# /'; \
+	  .lock-venv/bin/pip freeze --exclude-editable; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK) && rm -rf .lock-venv
 
 install: $(STAMP)
 
