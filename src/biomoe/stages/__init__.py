@@ -42,8 +42,8 @@ def stage(name: str) -> Callable[..., Path]:
     run = importlib.import_module(f"biomoe.stages.{name}").run
 
     @functools.wraps(run)
-    def checked(params: Params, paths: ProjectPaths, **kwargs: object) -> Path:
+    def checked(params: Params, paths: ProjectPaths, *args: object, **kwargs: object) -> Path:
         require(params.numerics)
-        return run(params, paths, **kwargs)
+        return run(params, paths, *args, **kwargs)
 
     return checked
