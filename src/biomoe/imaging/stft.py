@@ -42,12 +42,32 @@ def hann(n_fft: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def centre_signs(bins: int) -> np.ndarray:
-    """float32 ``(-1) ** k`` per bin: moves each bin's phase reference from the frame's first
-    sample to its centre (``n_fft // 2`` samples later, ``n_fft`` even)."""
-    signs = np.where(np.arange(bins) % 2 == 0, 1.0, -1.0).astype(np.float32)
-    signs.flags.writeable = False
-    return signs
+def centre_twiddle(n_fft: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``(cos, sin)`` of ``2 pi k (n_fft // 2) / n_fft`` per bin ``k``: multiplying bin
+    ``k`` by that unit phasor moves its phase reference from the frame's first sample to its
+    centre (``n_fft // 2`` samples later). For even ``n_fft`` the phasor is ``(-1) ** k`` and
+    ``sin`` is exactly 0 (``math.cos`` / ``math.sin`` otherwise: the same on every machine)."""
+    half = n_fft // 2
+    if n_fft % 2 == 0:
+        cos = np.where(np.arange(bins) % 2 == 0, 1.0, -1.0)
+        sin = np.zeros(bins)
+    else:
+        turns = [2.0 * math.pi * ((k * half) % n_fft) / n_fft for k in range(bins)]
+        cos = np.array([math.cos(angle) for angle in turns])
+        sin = np.array([math.sin(angle) for angle in turns])
+    twiddle = cos.astype(np.float32), sin.astype(np.float32)
+    for part in twiddle:
+        part.flags.writeable = False
+    return twiddle
+
+
+def _centred(real: np.ndarray, imag: np.ndarray, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(real, imag)`` ``[G, F, T]`` rotated by :func:`centre_twiddle`; for even ``n_fft`` a sign
+    flip only, so no ``0 * x`` term can change the sign of a zero (which the phase would show)."""
+    cos, sin = (part[:, None] for part in centre_twiddle(n_fft, real.shape[1]))
+    if n_fft % 2 == 0:
+        return real * cos, imag * cos
+    return real * cos - imag * sin, real * sin + imag * cos
 
 
 def stft_groups(
@@ -59,7 +79,7 @@ def stft_groups(
     half = spec.n_fft // 2
     for (rate, _), same in groups(keys).items():
         bins = n_bins(rate, spec)
-        window, signs = hann(spec.n_fft), centre_signs(bins)[:, None]
+        window = hann(spec.n_fft)
         batch = np.stack([signals[i] for i in same])
         flat = is_flat(batch.min(axis=1), batch.max(axis=1))
         centred = np.where(flat[:, None], 0.0, batch - batch.mean(axis=1, keepdims=True))
@@ -69,6 +89,7 @@ def stft_groups(
         for first in range(0, len(same), BLOCK):
             frames = strided[first : first + BLOCK] * window
             spectrum = np.fft.rfft(frames, axis=2)[:, :, :bins].transpose(0, 2, 1)
-            real = np.ascontiguousarray(spectrum.real) * signs
-            imag = np.ascontiguousarray(spectrum.imag) * signs
+            real, imag = _centred(
+                np.ascontiguousarray(spectrum.real), np.ascontiguousarray(spectrum.imag), spec.n_fft
+            )
             yield same[first : first + BLOCK], real, imag

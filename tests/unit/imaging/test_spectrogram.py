@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from biomoe.config import Params
 from biomoe.imaging.colormap import COLORMAPS
@@ -56,24 +57,33 @@ def test_constant_signal_is_the_floor_colour_not_black(tiny_params: Params) -> N
     assert gappy.std() > 10
 
 
-def test_matches_a_direct_stft(tiny_params: Params) -> None:
-    """The banded DFT product equals numpy's FFT of the same frames, and the resize equals
-    torch's antialiased bilinear interpolation."""
+@pytest.mark.parametrize("n_fft", [128, 127, 65])
+def test_matches_a_direct_centred_dft(tiny_params: Params, n_fft: int) -> None:
+    """Each bin equals a direct DFT of the Hann-windowed frame with its phase referenced to the
+    frame's centre sample, for even and odd ``n_fft``."""
+    spec = tiny_params.images.spectrogram.model_copy(update={"n_fft": n_fft})
+    x = np.cumsum(np.random.default_rng(0).normal(size=1000))
+    ((_, real, imag),) = list(stft_groups([x], np.array([100]), spec))
+    half = n_fft // 2
+    padded = np.pad(x - x.mean(), half, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[:: spec.hop_length]
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    bins = real.shape[1]
+    basis = np.exp(-2j * np.pi * np.outer(np.arange(n_fft) - half, np.arange(bins)) / n_fft)
+    expected = (frames * hann) @ basis
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(real[0], expected.real.T, atol=1e-5 * scale)
+    np.testing.assert_allclose(imag[0], expected.imag.T, atol=1e-5 * scale)
+
+
+def test_resize_matches_torch_antialiased_bilinear(tiny_params: Params) -> None:
+    """The fixed-order resize equals torch's antialiased bilinear interpolation."""
     import torch
     import torch.nn.functional as F
 
     spec = tiny_params.images.spectrogram
     x = np.cumsum(np.random.default_rng(0).normal(size=1000))
     ((_, real, imag),) = list(stft_groups([x], np.array([100]), spec))
-    padded = np.pad(x - x.mean(), spec.n_fft // 2, mode="reflect")
-    frames = np.lib.stride_tricks.sliding_window_view(padded, spec.n_fft)[:: spec.hop_length]
-    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(spec.n_fft) / spec.n_fft)
-    bins = real.shape[1]
-    expected = np.fft.rfft(frames * hann, axis=1)[:, :bins] * (-1.0) ** np.arange(bins)
-    scale = np.abs(expected).max()
-    np.testing.assert_allclose(real[0], expected.real.T, atol=1e-5 * scale)
-    np.testing.assert_allclose(imag[0], expected.imag.T, atol=1e-5 * scale)
-
     values = normalised_log_power(real, imag, spec.top_db)
     reference = F.interpolate(
         torch.from_numpy(np.ascontiguousarray(values))[:, None],
