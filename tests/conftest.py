@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from biomoe.config import Params, load_params
 from biomoe.numerics import configured, enter, is_pinned
@@ -60,3 +65,38 @@ def demo_raw(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> P
     out = tmp_path_factory.mktemp("demo") / "raw"
     generate_demo_dataset(out, tiny_params.demo, tiny_params.ingest.fs)
     return out
+
+
+@pytest.fixture(scope="session")
+def pipeline_project(demo_raw: Path) -> Callable[[Path, Params], Path]:
+    """Makes a fresh project at a path: the repo's pipeline definition and sources, the given
+    params, the tiny demo data tracked by ``data.dvc``, as git and DVC repositories with a
+    default DVC remote (a folder beside the project): what a clone holds."""
+
+    def make(path: Path, params: Params) -> Path:
+        path.mkdir(parents=True)
+        for name in ("dvc.yaml", ".dvcignore"):
+            shutil.copy(REPO_ROOT / name, path / name)
+        ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+        for name in ("src", "flows"):
+            shutil.copytree(REPO_ROOT / name, path / name, ignore=ignore)
+        (path / "params.yaml").write_text(
+            yaml.safe_dump(params.model_dump(by_alias=True, mode="json"), sort_keys=False)
+        )
+        shutil.copytree(demo_raw, path / "data" / "raw")
+        dvc = str(Path(sys.executable).parent / "dvc")
+        remote = path.parent / f"{path.name}-dvc-remote"
+        for command in (
+            ["git", "init", "-q"],
+            [dvc, "init", "-q"],
+            [dvc, "remote", "add", "-d", "store", str(remote)],
+            [dvc, "add", "-q", "data/raw"],
+        ):
+            subprocess.run(command, cwd=path, check=True, capture_output=True)
+        record = yaml.safe_load((path / "data" / "raw.dvc").read_text())
+        record["outs"][0]["path"] = "data/raw"
+        (path / "data.dvc").write_text(yaml.safe_dump(record, sort_keys=False))
+        (path / "data" / "raw.dvc").unlink()
+        return path
+
+    return make

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from biomoe.config import ParamsError, load_params
-from biomoe.errors import BiomoeError
+from biomoe.errors import TRANSIENT_EXIT, BiomoeError, is_transient
 from biomoe.numerics import configured, enter
 from biomoe.paths import ProjectPaths
 from biomoe.stages import PIPELINE, stage
@@ -60,11 +60,21 @@ def _numerics() -> None:
 
 
 def _run(name: str, root: Path, params_file: Path | None, **kwargs: object) -> None:
+    """Run a stage; exit 1 on a pipeline error, :data:`TRANSIENT_EXIT` when a service it needs
+    was unreachable (a retry may succeed: the Prefect flow retries on it)."""
     paths = ProjectPaths.at(root)
     try:
         params = load_params(params_file or paths.params)
         output = stage(name)(params, paths, **kwargs)
-    except (BiomoeError, ParamsError) as exc:
+    except Exception as exc:
+        if is_transient(exc):
+            console.print(
+                f"[bold red]{name} failed[/] (transient: a service was unreachable, a retry may "
+                f"succeed): {escape(str(exc))}"
+            )
+            raise typer.Exit(code=TRANSIENT_EXIT) from exc
+        if not isinstance(exc, BiomoeError | ParamsError):
+            raise
         console.print(f"[bold red]{name} failed[/]: {escape(str(exc))}")
         raise typer.Exit(code=1) from exc
     console.print(f"[green]{name}[/] -> {escape(str(output))}")
@@ -230,6 +240,97 @@ def rollback(
     _registry_action(
         lambda: roll_back(load_params(params or paths.params).register, paths, to, tracking_uri),
         "rollback",
+    )
+
+
+@app.command("verify")
+def verify(
+    against: Annotated[
+        str, typer.Option("--against", help="git revision whose dvc.lock is the reference")
+    ] = "HEAD",
+    root: Root = Path("."),
+) -> None:
+    """After `dvc repro`: compare dvc.lock with the one committed at AGAINST, stage by stage,
+    and name the first stage that diverged (exit 1 when any did)."""
+    import subprocess
+
+    import yaml
+
+    from biomoe.lineage import divergences, stale
+
+    root = Path(root).resolve()
+    try:
+        shown = subprocess.run(
+            ["git", "show", f"{against}:dvc.lock"], cwd=root, capture_output=True, text=True
+        )
+        if shown.returncode != 0:
+            raise BiomoeError(f"git show {against}:dvc.lock: {shown.stderr.strip()}")
+        if not (root / "dvc.lock").is_file():
+            raise BiomoeError(f"{root / 'dvc.lock'}: missing; run `dvc repro` first")
+        behind = [name for name in PIPELINE if stale(root, name)]
+        if behind:
+            raise BiomoeError(
+                f"dvc.lock does not describe this workspace ({', '.join(behind)} changed since "
+                "it was written); run `dvc repro` first"
+            )
+        found = divergences(
+            yaml.safe_load(shown.stdout), yaml.safe_load((root / "dvc.lock").read_text()), PIPELINE
+        )
+    except BiomoeError as exc:
+        console.print(f"[bold red]verify failed[/]: {escape(str(exc))}")
+        raise typer.Exit(code=1) from exc
+    if not found:
+        console.print(f"[green]verify[/]: every stage's outputs are identical to {against}'s lock")
+        return
+    for divergence in found:
+        what = (
+            f"other outputs from identical inputs: {', '.join(divergence.outputs)}"
+            if divergence.machine_dependent
+            else f"inputs differ: {', '.join(divergence.inputs[:6])}"
+            + (f"; outputs differ: {', '.join(divergence.outputs)}" if divergence.outputs else "")
+        )
+        console.print(f"  {divergence.stage}: {escape(what)}")
+    first = found[0]
+    cause = (
+        "this machine computed it differently (numerics: README, Exact reproduction)"
+        if first.machine_dependent
+        else f"its inputs are not {against}'s, so this run is not a reproduction of it"
+    )
+    console.print(f"[bold red]verify[/]: first divergence at stage {first.stage}: {cause}")
+    raise typer.Exit(code=1)
+
+
+@app.command("restore-data")
+def restore_data(
+    version: Annotated[str, typer.Argument(help="registered pain-classifier version")],
+    root: Root = Path("."),
+    params: ParamsFile = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Check out data/raw exactly as VERSION was trained on it (its dvc_data_md5 tag)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from biomoe.data.tracked import restore_data as restore
+    from biomoe.registry.tracking import resolve_tracking_uri
+
+    paths = ProjectPaths.at(root)
+    try:
+        register = load_params(params or paths.params).register
+        store = resolve_tracking_uri(tracking_uri or register.tracking_uri, paths.root)
+        tags = MlflowClient(store).get_model_version(register.model_name, version).tags
+        if tags.get("dvc_data_md5", "unknown") == "unknown":
+            raise BiomoeError(
+                f"{register.model_name} version {version} has no dvc_data_md5 tag "
+                "(registered before its data was versioned)"
+            )
+        folder = restore(paths.root, tags["dvc_data_md5"])
+    except (BiomoeError, ParamsError, MlflowException) as exc:
+        console.print(f"[bold red]restore-data failed[/]: {escape(str(exc))}")
+        raise typer.Exit(code=1) from exc
+    console.print(
+        f"[green]restore-data[/]: {escape(str(folder))} is the data of version {version} "
+        f"({tags['dvc_data_md5']}; data.dvc records it)"
     )
 
 

@@ -47,7 +47,13 @@ class ScheduleParams(Section):
     chain on ``cron`` (five fields) in the IANA ``timezone``; ``active: false`` registers it
     paused. ``work_pool`` is the process pool ``deploy`` targets (``serve`` needs none). Each run
     publishes a markdown artifact under ``artifact_key`` linking to the MLflow UI at
-    ``mlflow_ui_url``."""
+    ``mlflow_ui_url``.
+
+    Faults: a stage that fails because a service was unreachable (the MLflow server, the DVC
+    remote) runs again up to ``retries`` times, after ``retry_delay_s``, then twice as long each
+    time; a run waits up to ``lock_timeout_s`` for another run on the same project to finish;
+    a stage still running after its ``stage_timeout_s`` entry is stopped (every stage of the
+    pipeline needs one)."""
 
     deployment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     cron: str
@@ -57,6 +63,10 @@ class ScheduleParams(Section):
     tags: tuple[str, ...]
     artifact_key: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     mlflow_ui_url: str = Field(pattern=r"^https?://[^\s/]+")
+    retries: int = Field(ge=0)
+    retry_delay_s: float = Field(gt=0)
+    lock_timeout_s: float = Field(ge=0)
+    stage_timeout_s: dict[str, float]
 
     @model_validator(mode="after")
     def _valid(self) -> ScheduleParams:
@@ -73,6 +83,9 @@ class ScheduleParams(Section):
                 f"schedule.timezone {self.timezone!r} is not an IANA time zone "
                 "(e.g. UTC, Europe/Athens)"
             ) from exc
+        for stage, seconds in self.stage_timeout_s.items():
+            if not seconds > 0:
+                raise ValueError(f"schedule.stage_timeout_s.{stage} = {seconds} must be > 0")
         return self
 
 

@@ -3,17 +3,19 @@
 It reads what the train and register stages wrote (``metrics/classifier.json``, the registry
 receipt ``reports/registry.json``) and writes nothing, so it never changes an artifact that DVC
 tracks. The metrics file is rendered generically (nested keys joined with dots), so new metrics
-appear without a change here.
+appear without a change here. The run's stage outcomes (``biomoe.lineage``) say which stages ran
+and why; a run in which register did not run says which version is still the current one.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from biomoe.config import flatten
 from biomoe.errors import BiomoeError
+from biomoe.lineage import Outcome
 from biomoe.paths import ProjectPaths
 
 
@@ -48,17 +50,45 @@ def mlflow_model_version_url(base: str, name: str, version: str) -> str:
     return f"{base.rstrip('/')}/#/models/{name}/versions/{version}"
 
 
+def _headline(name: str, version: str, alias: str, outcomes: Sequence[Outcome]) -> str:
+    ran = {o.stage for o in outcomes if o.action != "skipped"}
+    if not outcomes or "register" in ran:
+        return f"# Retrained `{name}` version {version} (alias `{alias}`)"
+    if not ran:
+        return (
+            f"# Nothing changed since `{name}` version {version} (alias `{alias}`): "
+            "no stage ran, no version registered"
+        )
+    return (
+        f"# No new version: `{name}` version {version} (alias `{alias}`) is still current "
+        f"({', '.join(sorted(ran))} re-ran and wrote what dvc.lock records)"
+    )
+
+
+def stages_table(outcomes: Sequence[Outcome]) -> list[str]:
+    """One row per stage: what happened and DVC's reasons."""
+    rows = [
+        (o.stage, o.action + (f": {'; '.join(o.reasons)}" if o.reasons else ": unchanged"))
+        for o in outcomes
+    ]
+    return _table(("stage", "outcome"), rows)
+
+
 def retrain_report(
-    metrics: Mapping[str, Any], receipt: Mapping[str, Any], mlflow_ui_url: str
+    metrics: Mapping[str, Any],
+    receipt: Mapping[str, Any],
+    mlflow_ui_url: str,
+    outcomes: Sequence[Outcome] = (),
 ) -> str:
-    """Markdown: the registered model (name, version, alias, MLflow links), then every metric.
+    """Markdown: the registered model (name, version, alias, MLflow links), the stages' outcomes
+    (when given), then every metric.
 
     The MLflow run link needs ``run_id`` and ``experiment_id`` (``reports/registry_run.json``,
     beside the receipt, which DVC tracks and so holds only reproducible fields); without them the
     report says so and still links the model version."""
     name, version = str(receipt["model_name"]), str(receipt["version"])
     alias = receipt.get("alias") or "none"
-    lines = [f"# Retrained `{name}` version {version} (alias `{alias}`)", ""]
+    lines = [_headline(name, version, str(alias), outcomes), ""]
     run_id, experiment_id = receipt.get("run_id"), receipt.get("experiment_id")
     run_link = (
         f"[{run_id}]({mlflow_run_url(mlflow_ui_url, str(experiment_id), str(run_id))})"
@@ -75,6 +105,8 @@ def retrain_report(
         if key not in {"run_id", "experiment_id"}
     ]
     lines += _table(("registry", "value"), rows)
+    if outcomes:
+        lines += ["", "## Stages", "", *stages_table(outcomes)]
     lines += ["", "## Metrics", ""]
     lines += _table(
         ("metric", "value"), [(k, format_value(v)) for k, v in flatten(metrics).items()]
@@ -82,7 +114,9 @@ def retrain_report(
     return "\n".join(lines) + "\n"
 
 
-def read_retrain_report(paths: ProjectPaths, mlflow_ui_url: str) -> str:
+def read_retrain_report(
+    paths: ProjectPaths, mlflow_ui_url: str, outcomes: Sequence[Outcome] = ()
+) -> str:
     """The report of the run whose outputs are under ``paths``."""
     documents = []
     for path, stage in ((paths.classifier_metrics, "train"), (paths.registry_receipt, "register")):
@@ -92,7 +126,7 @@ def read_retrain_report(paths: ProjectPaths, mlflow_ui_url: str) -> str:
     metrics, receipt = documents
     if paths.registry_run.is_file():
         receipt = {**receipt, **json.loads(paths.registry_run.read_text())}
-    report = retrain_report(metrics, receipt, mlflow_ui_url)
+    report = retrain_report(metrics, receipt, mlflow_ui_url, outcomes)
     if paths.evaluation_report.is_file():
         report += "\n## Results table (evaluate stage)\n\n" + paths.evaluation_report.read_text()
     return report

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
@@ -21,9 +22,13 @@ import pytest
 import yaml
 
 from biomoe.config import Params
+from biomoe.data.tracked import recorded_md5
 from biomoe.io import sha256_file
 from biomoe.registry.params import PromotionParams
 from biomoe.serve.rescore import rescorer
+from biomoe.stages import PIPELINE
+
+Project = Callable[[Path, Params], Path]
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -65,39 +70,47 @@ def _sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
     return result
 
 
-def make_workspace(path: Path, params: Params) -> Path:
-    """A fresh project: the repo's pipeline definition and sources, tiny params, demo data."""
-    path.mkdir(parents=True)
-    for name in ("dvc.yaml", ".dvcignore"):
-        shutil.copy(REPO / name, path / name)
-    shutil.copytree(
-        REPO / "src", path / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-    )
-    shutil.copytree(REPO / "flows", path / "flows", ignore=shutil.ignore_patterns("__pycache__"))
-    (path / "params.yaml").write_text(
-        yaml.safe_dump(params.model_dump(by_alias=True, mode="json"), sort_keys=False)
-    )
-    _sh(["git", "init", "-q"], path)
-    _sh(["dvc", "init", "-q"], path)
-    _sh(["biomoe", "demo-data"], path)
-    return path
-
-
 @pytest.fixture(scope="module")
-def dvc_workspace(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> Path:
-    root = make_workspace(tmp_path_factory.mktemp("e2e") / "dvc", tiny_params)
+def dvc_workspace(
+    tmp_path_factory: pytest.TempPathFactory, tiny_params: Params, pipeline_project: Project
+) -> Path:
+    root = pipeline_project(tmp_path_factory.mktemp("e2e") / "dvc", tiny_params)
     _sh(["dvc", "repro"], root)
     return root
 
 
 @pytest.fixture(scope="module")
-def flow_workspace(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> Path:
+def flow_workspace(
+    tmp_path_factory: pytest.TempPathFactory, tiny_params: Params, pipeline_project: Project
+) -> Path:
     """The Prefect door, its image and embedding shards on a 2-worker Dask LocalCluster."""
     on_dask = tiny_params.scaleout.model_copy(update={"runner": "dask"})
     params = tiny_params.model_copy(update={"scaleout": on_dask})
-    root = make_workspace(tmp_path_factory.mktemp("e2e") / "flow", params)
-    _sh([sys.executable, "flows/retrain.py", "--root", str(root)], root)
+    root = pipeline_project(tmp_path_factory.mktemp("e2e") / "flow", params)
+    output = _flow(root)
+    assert all(f"{stage}: ran" in output for stage in PIPELINE), output
     return root
+
+
+def _flow(root: Path) -> str:
+    """One run of the Prefect flow on ``root``; its output."""
+    result = _sh([sys.executable, "flows/retrain.py", "--root", str(root)], root)
+    return result.stdout + result.stderr
+
+
+def _versions(root: Path) -> list[str]:
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    return sorted(str(v.version) for v in client.search_model_versions("name = 'pain-classifier'"))
+
+
+def _add_subject(root: Path, params: Params) -> None:
+    """A new training subject S900: a rescaled copy of the first one (keeps every range rule)."""
+    rng = np.random.default_rng(7)
+    for modality in params.ingest.modalities:
+        source = sorted((root / "data/raw/train" / modality).glob("*.csv"))[0]
+        frame = pd.read_csv(source)
+        frame = frame * rng.uniform(0.9, 1.0, size=frame.shape)
+        frame.to_csv(source.with_name("S900.csv"), index=False)
 
 
 def test_second_dvc_repro_is_a_no_op(dvc_workspace: Path) -> None:
@@ -114,6 +127,8 @@ def test_prefect_flow_and_dvc_write_identical_artifacts(
         assert sha256_file(dvc_workspace / relative) == sha256_file(flow_workspace / relative), (
             relative
         )
+    assert (flow_workspace / "dvc.lock").read_bytes() == (dvc_workspace / "dvc.lock").read_bytes()
+    assert json.loads(_sh(["dvc", "status", "--json"], flow_workspace).stdout) == {}
     metrics = json.loads((dvc_workspace / "metrics/classifier.json").read_text())
     assert set(metrics) == {"train", "validation"}
     assert {"accuracy", "macro_f1", "f1_No", "f1_Low", "f1_High"} <= set(metrics["validation"])
@@ -121,11 +136,11 @@ def test_prefect_flow_and_dvc_write_identical_artifacts(
 
 
 def test_a_clone_with_the_lock_reproduces_it_exactly_and_registers(
-    dvc_workspace: Path, tmp_path: Path, tiny_params: Params
+    dvc_workspace: Path, tmp_path: Path, tiny_params: Params, pipeline_project: Project
 ) -> None:
     """What a fresh clone of a project with a committed dvc.lock does: every stage runs (register
     too, though none of its deps changed) and the lock comes out byte-identical."""
-    root = make_workspace(tmp_path / "clone", tiny_params)
+    root = pipeline_project(tmp_path / "clone", tiny_params)
     shutil.copy(dvc_workspace / "dvc.lock", root / "dvc.lock")
     lock = (root / "dvc.lock").read_bytes()
     result = _sh(["dvc", "repro"], root)
@@ -146,30 +161,103 @@ def _last_stage_metrics(root: Path, stage: str) -> dict[str, float]:
     return runs[0].data.metrics
 
 
+def _assert_only_the_new_subject_was_computed(root: Path, params: Params) -> None:
+    """The last images and embed runs rendered and embedded S900's windows only."""
+    windows = pd.read_parquet(root / "data/interim/windows.parquet", columns=["subject"])
+    new = int((windows["subject"] == "S900").sum())
+    reps = len(params.images.representations)
+    shards_per_rep = -(-new // params.images.shard_size)
+    assert _last_stage_metrics(root, "images")["shards_rendered"] == reps * shards_per_rep
+    assert _last_stage_metrics(root, "embed")["computed"] == reps * new
+
+
 def test_a_new_subject_recomputes_only_its_images_and_embeddings(
     dvc_workspace: Path, tmp_path: Path, tiny_params: Params
 ) -> None:
     root = tmp_path / "grown"
     shutil.copytree(dvc_workspace, root, symlinks=True)
     kept = {p: p.stat().st_mtime_ns for p in (root / "data/images").rglob("shard-*.npy")}
-    rng = np.random.default_rng(7)
-    for modality in tiny_params.ingest.modalities:
-        source = sorted((root / "data/raw/train" / modality).glob("*.csv"))[0]
-        frame = pd.read_csv(source)
-        frame = frame * rng.uniform(0.9, 1.0, size=frame.shape)  # keeps every range rule
-        frame.to_csv(source.with_name("S900.csv"), index=False)
+    _add_subject(root, tiny_params)
 
     result = _sh(["dvc", "repro"], root)
     assert "Running stage 'pretrain'" not in result.stdout
-    windows = pd.read_parquet(root / "data/interim/windows.parquet", columns=["subject"])
-    new = int((windows["subject"] == "S900").sum())
-    reps = len(tiny_params.images.representations)
-    shards_per_rep = -(-new // tiny_params.images.shard_size)
-    assert _last_stage_metrics(root, "images")["shards_rendered"] == reps * shards_per_rep
-    assert _last_stage_metrics(root, "embed")["computed"] == reps * new
+    _assert_only_the_new_subject_was_computed(root, tiny_params)
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items()), "old shards untouched"
     again = _sh(["dvc", "repro"], root)
     assert "Running stage" not in again.stdout
+
+
+def test_a_second_flow_run_runs_nothing_and_registers_no_version(
+    flow_workspace: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "again"
+    shutil.copytree(flow_workspace, root, symlinks=True)
+    lock, versions = (root / "dvc.lock").read_bytes(), _versions(root)
+    output = _flow(root)
+    assert all(f"{stage}: skipped" in output for stage in PIPELINE), output
+    assert (root / "dvc.lock").read_bytes() == lock
+    assert _versions(root) == versions
+    assert "Running stage" not in _sh(["dvc", "repro"], root).stdout
+
+
+def test_a_new_subject_through_the_flow_reruns_what_dvc_would(
+    flow_workspace: Path, tmp_path: Path, tiny_params: Params
+) -> None:
+    """One new subject: the flow re-runs the stages ``dvc repro`` would (not corpus or pretrain),
+    renders and embeds only that subject, versions the new data in data.dvc and on the remote,
+    registers one version tagged with it, and leaves nothing for ``dvc repro`` to do; either
+    version's data is restored from the remote by its tag."""
+    root = tmp_path / "grown-flow"
+    shutil.copytree(flow_workspace, root, symlinks=True)
+    versions = _versions(root)
+    old_data = recorded_md5(root / "data.dvc")
+    _add_subject(root, tiny_params)
+    output = _flow(root)
+    for stage in PIPELINE:
+        expected = "skipped" if stage in {"corpus", "pretrain"} else "ran"
+        assert f"{stage}: {expected}" in output, (stage, output)
+    _assert_only_the_new_subject_was_computed(root, tiny_params)
+    [new_version] = sorted(set(_versions(root)) - set(versions))
+    assert json.loads(_sh(["dvc", "status", "--json"], root).stdout) == {}
+
+    new_data = recorded_md5(root / "data.dvc")
+    assert new_data != old_data
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    assert client.get_model_version("pain-classifier", new_version).tags["dvc_data_md5"] == new_data
+    shutil.rmtree(root / ".dvc" / "cache")  # restored from the remote alone
+    subject = root / "data/raw/train" / tiny_params.ingest.modalities[0] / "S900.csv"
+    for version, md5, has_subject in (
+        (versions[-1], old_data, False),
+        (new_version, new_data, True),
+    ):
+        _sh(["biomoe", "restore-data", version], root)
+        assert recorded_md5(root / "data.dvc") == md5
+        assert subject.is_file() == has_subject
+        assert json.loads(_sh(["dvc", "status", "--json", "data.dvc"], root).stdout) == {}
+
+
+def _commit(root: Path, message: str) -> None:
+    _sh(["git", "add", "dvc.lock"], root)
+    _sh(["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", message], root)
+
+
+def test_verify_names_the_first_stage_that_diverged(dvc_workspace: Path, tmp_path: Path) -> None:
+    root = tmp_path / "verify"
+    shutil.copytree(dvc_workspace, root, symlinks=True)
+    produced = (root / "dvc.lock").read_text()
+    _commit(root, "the reference")
+    assert "identical" in _sh(["biomoe", "verify"], root).stderr
+    reference = yaml.safe_load(produced)
+    [images] = [o for o in reference["stages"]["images"]["outs"] if o["path"] == "data/images"]
+    images["md5"] = "0" * 32 + ".dir"  # what another machine's images stage would have recorded
+    (root / "dvc.lock").write_text(yaml.safe_dump(reference, sort_keys=False))
+    _commit(root, "a reference from a machine whose images differ")
+    (root / "dvc.lock").write_text(produced)
+    result = _sh(["biomoe", "verify"], root, check=False)
+    assert result.returncode == 1
+    assert "first divergence at stage images: this machine computed it differently" in (
+        result.stderr
+    )
 
 
 def test_champion_loads_and_predicts_on_a_validation_window(dvc_workspace: Path) -> None:
@@ -218,8 +306,11 @@ def test_corrupted_input_stops_the_run_and_keeps_earlier_outputs(
         assert sha256_file(root / relative) == digest, relative
 
 
-def test_prefect_flow_stops_at_validation_on_bad_data(tmp_path: Path, tiny_params: Params) -> None:
-    root = make_workspace(tmp_path / "flow-bad", tiny_params)
+def test_prefect_flow_stops_at_validation_on_bad_data(
+    tmp_path: Path, tiny_params: Params, pipeline_project: Project
+) -> None:
+    root = pipeline_project(tmp_path / "flow-bad", tiny_params)
+    recorded = recorded_md5(root / "data.dvc")
     eda = sorted((root / "data/raw/validation/Eda").glob("*.csv"))[0]
     frame = pd.read_csv(eda)
     column = frame.columns[0]
@@ -230,5 +321,6 @@ def test_prefect_flow_stops_at_validation_on_bad_data(tmp_path: Path, tiny_param
     output = result.stdout + result.stderr
     assert eda.name in output and column in output and "Eda" in output
     assert (root / "reports/validation/summary.json").is_file()
+    assert recorded_md5(root / "data.dvc") == recorded, "data that failed is not versioned"
     assert not (root / "data/images").exists()
     assert not (root / "models").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,11 +21,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``mlflow server`` with a sqlite store, bound to loopback."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
+def start_mlflow_server(root: Path, port: int) -> subprocess.Popen[bytes]:
+    """``mlflow server`` on loopback ``port``, its sqlite store and artifacts under ``root``
+    (a restart on the same ``root`` and port serves the same registry); returns once healthy."""
     mlflow_bin = Path(sys.executable).parent / "mlflow"
     process = subprocess.Popen(
         [
@@ -41,9 +40,10 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "--workers",
             "1",
         ],
-        stdout=open(root / "server.log", "w"),  # noqa: SIM115
+        stdout=open(root / "server.log", "ab"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
         env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -51,13 +51,34 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return process
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"mlflow server did not start:\n{(root / 'server.log').read_text()}")
         time.sleep(0.5)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+
+
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a process started in a session of its own, and its children; SIGKILL after 30 s."""
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``mlflow server`` with a sqlite store, bound to loopback."""
+    port = free_port()
+    process = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"), port)
+    yield f"http://127.0.0.1:{port}"
+    stop_process_group(process)

@@ -1,15 +1,15 @@
 """Scheduled retraining against a real ``prefect server`` on localhost.
 
 The serve script registers the deployment with the cron and time zone from params; a triggered
-run retrains a tiny workspace without a hand touching it, publishes the markdown artifact and
-registers a model in the workspace's MLflow store.
+run retrains a tiny project without a hand touching it, publishes the markdown artifact and
+registers a model in the project's MLflow store; a second run with nothing new runs no stage,
+registers no version and says so in its artifact.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-import yaml
 from mlflow import MlflowClient
 
 from biomoe.config import Params
 from biomoe.reporting import flatten, format_value
+from biomoe.stages import PIPELINE
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -126,17 +126,14 @@ def prefect_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
 @pytest.fixture(scope="module")
 def workspace(
-    tmp_path_factory: pytest.TempPathFactory, tiny_params: Params, demo_raw: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_params: Params,
+    pipeline_project: Callable[[Path, Params], Path],
 ) -> tuple[Path, Params]:
     """The tiny demo project, on a schedule of its own (so the test sees it come from params)."""
     schedule = tiny_params.schedule.model_copy(update={"cron": CRON, "timezone": TIMEZONE})
     params = tiny_params.model_copy(update={"schedule": schedule})
-    root = tmp_path_factory.mktemp("scheduled") / "project"
-    shutil.copytree(demo_raw, root / "data" / "raw")
-    (root / "params.yaml").write_text(
-        yaml.safe_dump(params.model_dump(by_alias=True, mode="json"), sort_keys=False)
-    )
-    return root, params
+    return pipeline_project(tmp_path_factory.mktemp("scheduled") / "project", params), params
 
 
 def test_a_served_deployment_retrains_on_trigger_and_reports(
@@ -177,35 +174,58 @@ def test_a_served_deployment_retrains_on_trigger_and_reports(
             assert schedule.active
             assert deployment.parameters["root"] == str(root.resolve())
 
-            run = run_deployment(name, timeout=0)
+            def triggered() -> tuple[State, str]:
+                """One run of the deployment; its final state and its artifact's markdown."""
+                run = run_deployment(name, timeout=0)
 
-            def finished() -> State | None:
-                state = client.read_flow_run(run.id).state
-                return state if state is not None and state.is_final() else None
+                def finished() -> State | None:
+                    state = client.read_flow_run(run.id).state
+                    return state if state is not None and state.is_final() else None
 
-            state = _until("the triggered run", finished, 300, serve, log)
-            assert state.is_completed(), f"{state}\n{log.read_text()[-5000:]}"
+                state = _until("the triggered run", finished, 300, serve, log)
+                assert state.is_completed(), f"{state}\n{log.read_text()[-5000:]}"
+                by_key = ArtifactFilterKey(any_=[params.schedule.artifact_key])
+                artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=by_key))
+                [artifact] = [
+                    a
+                    for a in artifacts
+                    if client.read_task_run(
+                        client.read_flow_run(a.flow_run_id).parent_task_run_id
+                    ).flow_run_id
+                    == run.id
+                ]
+                assert artifact.type == "markdown"
+                return state, str(artifact.data)
 
-            by_key = ArtifactFilterKey(any_=[params.schedule.artifact_key])
-            [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(key=by_key))
-            child = client.read_flow_run(artifact.flow_run_id)
-            assert client.read_task_run(child.parent_task_run_id).flow_run_id == run.id
+            _, report = triggered()
+            lock = (root / "dvc.lock").read_bytes()
+            versions = _versions(root, params.register.model_name)
+            _, second_report = triggered()
     finally:
         _stop(serve)
 
     receipt = json.loads((root / "reports" / "registry.json").read_text())
     metrics = json.loads((root / "metrics" / "classifier.json").read_text())
-    assert artifact.type == "markdown"
-    report = artifact.data
     model = params.register.model_name
     assert f"`{model}` version {receipt['version']}" in report
     assert f"models:/{model}/{receipt['version']}" in report
     for key, value in flatten(metrics).items():
         assert f"| {key} | {format_value(value)} |" in report
     assert "validation.macro_f1" in report
+    assert "| pretrain | ran: " in report
     run = json.loads((root / "reports" / "registry_run.json").read_text())
     assert f"#/experiments/{run['experiment_id']}/runs/{run['run_id']})" in report
+    assert versions == [receipt["version"]]
 
+    assert second_report.startswith(
+        f"# Nothing changed since `{model}` version {receipt['version']}"
+    ), second_report[:300]
+    for stage in PIPELINE:
+        assert f"| {stage} | skipped: unchanged |" in second_report
+    assert (root / "dvc.lock").read_bytes() == lock
+    assert _versions(root, model) == versions
+
+
+def _versions(root: Path, model: str) -> list[str]:
     mlflow = MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
-    versions = mlflow.search_model_versions(f"name = '{model}'")
-    assert [str(v.version) for v in versions] == [receipt["version"]]
+    return sorted(str(v.version) for v in mlflow.search_model_versions(f"name = '{model}'"))

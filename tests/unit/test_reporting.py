@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from biomoe.errors import BiomoeError
+from biomoe.lineage import Outcome
 from biomoe.paths import ProjectPaths
 from biomoe.reporting import read_retrain_report, retrain_report
 
@@ -66,3 +67,34 @@ def test_report_reads_run_ids_and_the_results_table(tmp_path: Path) -> None:
     assert report.endswith(
         "## Results table (evaluate stage)\n\n| row | macro-F1 |\n| Eda | 0.5 |\n"
     )
+
+
+STAGES = ("ingest", "train", "register")
+
+
+def test_a_run_that_ran_nothing_says_nothing_changed_since_the_current_version() -> None:
+    outcomes = [Outcome(stage, "skipped") for stage in STAGES]
+    report = retrain_report({}, RECEIPT, "http://127.0.0.1:5000", outcomes)
+    assert report.startswith(
+        "# Nothing changed since `pain-classifier` version 3 (alias `champion`): no stage ran"
+    )
+    assert "| ingest | skipped: unchanged |" in report
+
+
+def test_a_run_that_registered_nothing_names_the_current_version_and_what_ran() -> None:
+    outcomes = [
+        Outcome("ingest", "ran", ("dep data/raw",)),
+        Outcome("train", "skipped"),
+        Outcome("register", "skipped"),
+    ]
+    report = retrain_report({}, RECEIPT, "http://127.0.0.1:5000", outcomes)
+    assert report.startswith("# No new version: `pain-classifier` version 3 (alias `champion`)")
+    assert "(ingest re-ran and wrote what dvc.lock records)" in report
+    assert "| ingest | ran: dep data/raw |" in report
+
+
+def test_a_run_that_registered_says_retrained() -> None:
+    outcomes = [Outcome(stage, "ran", ("dep x",)) for stage in STAGES]
+    report = retrain_report({}, RECEIPT, "http://127.0.0.1:5000", outcomes)
+    assert report.startswith("# Retrained `pain-classifier` version 3")
+    assert "## Stages" in report

@@ -67,14 +67,16 @@ def serve(root: str, params_file: str, tracking_uri: str | None, cron: str | Non
 def deploy(
     root: str, params_file: str, tracking_uri: str | None, pool: str | None, source: str
 ) -> UUID:
-    """Register the deployment for the process work pool ``pool`` (default: ``schedule``'s);
-    its workers load this file from ``source``: a folder they can read at that path (or a git
-    URL: Prefect's ``Flow.from_source``)."""
+    """Register the deployment for the process work pool ``pool`` (default: ``schedule``'s), one
+    run at a time (later ones queue; the flow's project lock also holds them off); its workers
+    load this file from ``source``: a folder they can read at that path (or a git URL:
+    Prefect's ``Flow.from_source``)."""
     params = load_params(params_file)
     schedule = params.schedule
     return scheduled_retrain.from_source(source=source, entrypoint=ENTRYPOINT).deploy(
         name=schedule.deployment,
         work_pool_name=pool or schedule.work_pool,
+        concurrency_limit=1,
         job_variables={"env": numerics.environment(params.numerics, {})},
         schedules=[cron_schedule(schedule)],
         parameters=_parameters(root, params_file, tracking_uri),

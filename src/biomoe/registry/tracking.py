@@ -50,8 +50,11 @@ def stage_run(
     logged_params: Mapping[str, Any],
 ) -> Iterator[mlflow.ActiveRun]:
     """An MLflow run named after the stage, in ``experiment`` of the store at
-    ``tracking_uri``, with ``logged_params``; the body logs the metrics."""
+    ``tracking_uri``, with ``logged_params``; the body logs the metrics. A run left active by an
+    attempt that lost the server while ending it is ended (FAILED) first, so a retry can start."""
     configure(tracking_uri, experiment, root)
+    while mlflow.active_run() is not None:
+        mlflow.end_run("FAILED")
     with mlflow.start_run(run_name=stage, tags={"biomoe.stage": stage}) as run:
         mlflow.log_params(dict(logged_params))
         yield run

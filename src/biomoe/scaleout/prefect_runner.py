@@ -4,6 +4,7 @@ prefect-dask's ``DaskTaskRunner`` on a ``LocalCluster`` or an existing scheduler
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
+from biomoe.errors import StageTimeout
 from biomoe.scaleout.params import ScaleoutParams
 from biomoe.scaleout.runners import cores, keep_process_settings, local_cluster_kwargs
 
@@ -33,9 +35,15 @@ class IsolatedDaskTaskRunner(DaskTaskRunner):
 
 
 class PrefectRunner:
-    """Each job a task run of ``fn`` (named ``label``), mapped on the current flow's task runner."""
+    """Each job a task run of ``fn`` (named ``label``), mapped on the current flow's task runner.
+    Past ``deadline`` (``time.monotonic()``) waiting for a job raises :class:`StageTimeout`
+    with ``timeout_message``."""
 
     name = "prefect"
+
+    def __init__(self, deadline: float | None = None, timeout_message: str = "") -> None:
+        self.deadline = deadline
+        self.timeout_message = timeout_message or "the stage ran past its deadline"
 
     def map(self, fn: Callable[[T], R], jobs: Sequence[T], label: str) -> list[R]:
         shard_task = task(fn, name=label, cache_policy=NO_CACHE)
@@ -43,7 +51,14 @@ class PrefectRunner:
             shard_task.with_options(task_run_name=f"{label}-{i:04d}").submit(job)
             for i, job in enumerate(jobs)
         ]
-        return [future.result() for future in futures]
+        results = []
+        for future in futures:
+            left = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+            try:
+                results.append(future.result(timeout=left))
+            except TimeoutError:
+                raise StageTimeout(self.timeout_message) from None
+        return results
 
 
 def prefect_task_runner(params: ScaleoutParams) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -27,6 +28,25 @@ PACKAGE_DIR = Path(biomoe.__file__).parent
 SERVING_MODEL = PACKAGE_DIR / "serve" / "model_code.py"
 
 
+CLASSIFIER_TAG = "classifier_sha256"
+"""Identity of a registered classifier: its head and card, and the backbone it embeds with."""
+
+
+def classifier_sha256(classifier_dir: Path, backbone_sha256: str) -> str:
+    digest = hashlib.sha256(backbone_sha256.encode())
+    for path in sorted(p for p in classifier_dir.iterdir() if p.is_file()):
+        digest.update(path.name.encode() + b"\0" + sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def _registered(client: MlflowClient, name: str, identity: str) -> str | None:
+    """The oldest version of ``name`` that holds this very classifier, if any."""
+    found = client.search_model_versions(
+        f"name = '{name}' and tags.{CLASSIFIER_TAG} = '{identity}'"
+    )
+    return str(min(int(v.version) for v in found)) if found else None
+
+
 def register_classifier(
     backbone_path: Path,
     classifier_dir: Path,
@@ -37,46 +57,62 @@ def register_classifier(
     rescore: Rescore | None = None,
 ) -> dict[str, str]:
     """Inside an active MLflow run: log + register ``register.model_name`` (serving renders
-    ``images`` and accepts ``window``), tag the version (``tags``, the validation metrics and
-    data version), then apply the promotion rules (``rescore`` re-scores a champion trained on
-    other validation data). Returns the receipt."""
+    ``images`` and accepts ``window``), with every tag (``tags``, the validation metrics and
+    data version) set as the version is created, then apply the promotion rules (``rescore``
+    re-scores a champion trained on other validation data). Returns the receipt.
+
+    Registration cannot be left half-done: a version exists with all its tags or not at all,
+    and a classifier already registered (same head, card and backbone: a run killed after
+    registering, a clone re-running on a shared server) reuses its version (``reused``)."""
     card = json.loads((classifier_dir / CARD_FILE).read_text())
     name = register.model_name
-    with tempfile.TemporaryDirectory() as tmp:
-        serving = Path(tmp) / "serving.json"
-        serving.write_text(json.dumps(serving_config(images, window)))
-        info = mlflow.pyfunc.log_model(
-            name="pain-classifier",
-            python_model=str(SERVING_MODEL),
-            artifacts={
-                "backbone": str(backbone_path),
-                "classifier": str(classifier_dir),
-                "serving": str(serving),
-            },
-            code_paths=[str(PACKAGE_DIR)],
-            signature=signature(card["modalities"], card["labels"]),
-            input_example=input_example(card["modalities"], window),
-            registered_model_name=name,
-            pip_requirements=[
-                "torch",
-                "numpy",
-                "pandas",
-                "pyarrow",
-                "pydantic",
-                "scipy",
-                "scikit-learn",
-                "mlflow",
-            ],
-        )
-    version = str(info.registered_model_version)
     client = MlflowClient()
     metrics = {f"val_{key}": str(value) for key, value in card["validation"].items()}
-    version_tags = {**tags, **metrics, DATA_TAG: card["validation_data_sha256"]}
-    for key, value in version_tags.items():
-        client.set_model_version_tag(name, version, key, value)
+    identity = classifier_sha256(classifier_dir, tags.get("backbone_sha256", ""))
+    version_tags = {
+        **tags,
+        **metrics,
+        DATA_TAG: card["validation_data_sha256"],
+        CLASSIFIER_TAG: identity,
+    }
+    version = _registered(client, name, identity)
+    reused = version is not None
+    if version is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            serving = Path(tmp) / "serving.json"
+            serving.write_text(json.dumps(serving_config(images, window)))
+            info = mlflow.pyfunc.log_model(
+                name="pain-classifier",
+                python_model=str(SERVING_MODEL),
+                artifacts={
+                    "backbone": str(backbone_path),
+                    "classifier": str(classifier_dir),
+                    "serving": str(serving),
+                },
+                code_paths=[str(PACKAGE_DIR)],
+                signature=signature(card["modalities"], card["labels"]),
+                input_example=input_example(card["modalities"], window),
+                pip_requirements=[
+                    "torch",
+                    "numpy",
+                    "pandas",
+                    "pyarrow",
+                    "pydantic",
+                    "scipy",
+                    "scikit-learn",
+                    "mlflow",
+                ],
+            )
+        version = str(mlflow.register_model(info.model_uri, name, tags=version_tags).version)
     decision = promote(client, name, version, register.promotion, rescore)
     tag = metric_tag(register.promotion)
-    return {"model_name": name, "version": version, **decision.as_dict(), tag: metrics[tag]}
+    return {
+        "model_name": name,
+        "version": version,
+        "reused": str(reused).lower(),
+        **decision.as_dict(),
+        tag: metrics[tag],
+    }
 
 
 def register_pipeline_models(
