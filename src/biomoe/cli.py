@@ -248,17 +248,37 @@ def verify(
     against: Annotated[
         str, typer.Option("--against", help="git revision whose dvc.lock is the reference")
     ] = "HEAD",
+    inputs: Annotated[
+        bool,
+        typer.Option(
+            "--inputs", help="only check that dvc.lock records this checkout's code and params"
+        ),
+    ] = False,
     root: Root = Path("."),
 ) -> None:
     """After `dvc repro`: compare dvc.lock with the one committed at AGAINST, stage by stage,
-    and name the first stage that diverged (exit 1 when any did)."""
+    and name the first stage that diverged (exit 1 when any did). With --inputs (CI, a fresh
+    clone with nothing built): check that dvc.lock was regenerated after the last change to
+    code or params."""
     import subprocess
 
     import yaml
 
-    from biomoe.lineage import divergences, stale
+    from biomoe.lineage import divergences, stale, stale_inputs
 
     root = Path(root).resolve()
+    if inputs:
+        behind = stale_inputs(root)
+        for line in behind:
+            console.print(f"  {escape(line)}")
+        if behind:
+            console.print(
+                "[bold red]verify[/]: dvc.lock does not record this checkout's code and params; "
+                "regenerate it (make run in a fresh clone) and commit it"
+            )
+            raise typer.Exit(code=1)
+        console.print("[green]verify[/]: dvc.lock records this checkout's code and params")
+        return
     try:
         shown = subprocess.run(
             ["git", "show", f"{against}:dvc.lock"], cwd=root, capture_output=True, text=True

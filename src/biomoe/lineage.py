@@ -177,3 +177,24 @@ def divergences(reference: dict, run: dict, stages: tuple[str, ...]) -> list[Div
         if inputs or outputs:
             found.append(Divergence(name, inputs, outputs))
     return found
+
+
+def stale_inputs(root: Path) -> list[str]:
+    """The code and params deps of every stage whose hash or values in ``dvc.lock`` are not
+    this checkout's: the lock was not regenerated after a change. Deps that some stage or
+    ``data.dvc`` produces (data, models, metrics: absent from a fresh clone) are not looked at,
+    so this runs in seconds on a clone with nothing built."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    with contextlib.chdir(root), Repo(".") as repo:
+        stages = list(repo.index.stages)
+        produced = {Path(out.def_path) for stage in stages for out in stage.outs}
+        found = []
+        for stage in stages:
+            for dep in stage.deps:
+                path = Path(dep.def_path)
+                built = any(path == out or out in path.parents for out in produced)
+                if (isinstance(dep, ParamsDependency) or not built) and dep.workspace_status():
+                    found.append(f"{stage.addressing}: {dep.def_path} ({dep.workspace_status()})")
+        return found

@@ -136,3 +136,19 @@ def test_divergences_name_the_first_stage_that_computed_differently() -> None:
     )
     [changed] = divergences(_lock("i1"), _lock("i2", params_value=64), ("ingest", "images"))
     assert changed.inputs == ("params.yaml:images.size",) and not changed.machine_dependent
+
+
+def test_stale_inputs_name_code_and_params_changed_since_the_lock_not_missing_data(
+    twins: tuple[Path, Path],
+) -> None:
+    from biomoe.lineage import stale_inputs
+
+    _, root = twins
+    _in_python(root)
+    (root / "doubled.txt").unlink()  # built data missing, as in a fresh clone: not a finding
+    assert stale_inputs(root) == []
+    (root / "params.yaml").write_text("factor: 4\n")
+    (root / "total.py").write_text(SCRIPTS["total.py"] + "\n")
+    found = stale_inputs(root)
+    assert len(found) == 2
+    assert found[0].startswith("double: params.yaml") and found[1].startswith("total: total.py")
