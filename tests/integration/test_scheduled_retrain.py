@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +20,7 @@ from typing import TypeVar
 
 import pytest
 from mlflow import MlflowClient
+from tests.integration.conftest import free_port, stop_process_group
 
 from biomoe.config import Params
 from biomoe.reporting import flatten, format_value
@@ -36,12 +35,6 @@ T = TypeVar("T")
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start(args: list[str], log: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     """In a session of its own, so that teardown stops its children too."""
     return subprocess.Popen(
@@ -52,20 +45,6 @@ def _start(args: list[str], log: Path, env: dict[str, str], cwd: Path) -> subpro
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        if process.poll() is not None:
-            break
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _until(
@@ -90,7 +69,7 @@ def _until(
 def prefect_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A real ``prefect server`` (sqlite, loopback); the environment its clients need."""
     home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
@@ -121,7 +100,7 @@ def prefect_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         _until("prefect server start", healthy, 120, server, log)
         yield env
     finally:
-        _stop(server)
+        stop_process_group(server)
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +181,7 @@ def test_a_served_deployment_retrains_on_trigger_and_reports(
             versions = _versions(root, params.register.model_name)
             _, second_report = triggered()
     finally:
-        _stop(serve)
+        stop_process_group(serve)
 
     receipt = json.loads((root / "reports" / "registry.json").read_text())
     metrics = json.loads((root / "metrics" / "classifier.json").read_text())
