@@ -1,13 +1,17 @@
-"""Shared fixtures: the project's params and a tiny variant for fast tests."""
+"""Shared fixtures: the project's params, a tiny variant for fast tests, and tiny projects
+(fresh, or after ``dvc repro``) with the helpers that change them."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -69,20 +73,18 @@ def demo_raw(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> P
 
 @pytest.fixture(scope="session")
 def pipeline_project(demo_raw: Path) -> Callable[[Path, Params], Path]:
-    """Makes a fresh project at a path: the repo's pipeline definition and sources, the given
+    """Makes a fresh project at a path: the repo's pipeline definition, lock and sources, the given
     params, the tiny demo data tracked by ``data.dvc``, as git and DVC repositories with a
     default DVC remote (a folder beside the project): what a clone holds."""
 
     def make(path: Path, params: Params) -> Path:
         path.mkdir(parents=True)
-        for name in ("dvc.yaml", ".dvcignore"):
+        for name in ("dvc.yaml", ".dvcignore", "requirements.lock"):
             shutil.copy(REPO_ROOT / name, path / name)
         ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
         for name in ("src", "flows"):
             shutil.copytree(REPO_ROOT / name, path / name, ignore=ignore)
-        (path / "params.yaml").write_text(
-            yaml.safe_dump(params.model_dump(by_alias=True, mode="json"), sort_keys=False)
-        )
+        write_params(path, params)
         shutil.copytree(demo_raw, path / "data" / "raw")
         dvc = str(Path(sys.executable).parent / "dvc")
         remote = path.parent / f"{path.name}-dvc-remote"
@@ -100,3 +102,44 @@ def pipeline_project(demo_raw: Path) -> Callable[[Path, Params], Path]:
         return path
 
     return make
+
+
+@pytest.fixture(scope="session")
+def reproduced_project(
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_params: Params,
+    pipeline_project: Callable[[Path, Params], Path],
+) -> Path:
+    """A tiny project after ``dvc repro``: every stage recorded, version 1 of the classifier
+    registered in its own MLflow store. Shared by the session: copy it (``copy_project``)
+    before changing anything in it."""
+    root = pipeline_project(tmp_path_factory.mktemp("reproduced") / "project", tiny_params)
+    dvc = str(Path(sys.executable).parent / "dvc")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run([dvc, "repro"], cwd=root, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"dvc repro failed:\n{result.stdout}\n{result.stderr}"
+    return root
+
+
+def copy_project(source: Path, target: Path) -> Path:
+    """A copy of a project (its links kept, as DVC's cache links them) to change freely."""
+    shutil.copytree(source, target, symlinks=True)
+    return target
+
+
+def add_subject(root: Path, params: Params) -> None:
+    """A new training subject S900: a rescaled copy of the first one (keeps every range rule)."""
+    rng = np.random.default_rng(7)
+    for modality in params.ingest.modalities:
+        source = sorted((root / "data/raw/train" / modality).glob("*.csv"))[0]
+        frame = pd.read_csv(source)
+        frame = frame * rng.uniform(0.9, 1.0, size=frame.shape)
+        frame.to_csv(source.with_name("S900.csv"), index=False)
+
+
+def write_params(root: Path, params: Params) -> None:
+    """``params`` as the project's params.yaml."""
+    (root / "params.yaml").write_text(
+        yaml.safe_dump(params.model_dump(by_alias=True, mode="json"), sort_keys=False)
+    )

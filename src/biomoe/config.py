@@ -29,6 +29,7 @@ from biomoe.pretrain.params import PretrainParams
 from biomoe.registry.params import BackboneSource, RegisterParams
 from biomoe.scaleout.params import ScaleoutParams
 from biomoe.section import Section
+from biomoe.serve.params import ServeParams
 from biomoe.validation.params import ValidateParams
 
 
@@ -107,6 +108,7 @@ with warnings.catch_warnings():
         train: TrainParams
         evaluate: EvaluateParams
         register: RegisterParams  # type: ignore[assignment]
+        serve: ServeParams
         scaleout: ScaleoutParams
         schedule: ScheduleParams
         numerics: NumericsParams = NumericsParams()

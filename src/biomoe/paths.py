@@ -97,3 +97,8 @@ class ProjectPaths:
     @property
     def mlflow_dir(self) -> Path:
         return self.root / "mlflow"
+
+    @property
+    def requirements_lock(self) -> Path:
+        """The exact versions the project installs (``make lock``); pins the served model."""
+        return self.root / "requirements.lock"

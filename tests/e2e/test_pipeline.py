@@ -1,7 +1,8 @@
 """The whole pipeline at a tiny size, through both doors: ``dvc repro`` and the Prefect flow.
 
-Both workspaces start from the same tiny params and regenerated demo data; the artifacts each
-door writes must be byte-identical, a second ``dvc repro`` must do nothing, and the registered
+Both workspaces start from the same tiny params and regenerated demo data; the flow runs where
+``dvc repro``'s lock is committed (a fresh clone): the artifacts each door writes and the lock
+must be byte-identical, a second run of either door must do nothing, and the registered
 champion must load from MLflow and predict on a validation window.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from tests.conftest import add_subject
 
 from biomoe.config import Params
 from biomoe.data.tracked import recorded_md5
@@ -71,22 +73,25 @@ def _sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
 
 
 @pytest.fixture(scope="module")
-def dvc_workspace(
-    tmp_path_factory: pytest.TempPathFactory, tiny_params: Params, pipeline_project: Project
-) -> Path:
-    root = pipeline_project(tmp_path_factory.mktemp("e2e") / "dvc", tiny_params)
-    _sh(["dvc", "repro"], root)
-    return root
+def dvc_workspace(reproduced_project: Path) -> Path:
+    """The ``dvc repro`` door: the session's reproduced tiny project (copy before changing)."""
+    return reproduced_project
 
 
 @pytest.fixture(scope="module")
 def flow_workspace(
-    tmp_path_factory: pytest.TempPathFactory, tiny_params: Params, pipeline_project: Project
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_params: Params,
+    pipeline_project: Project,
+    dvc_workspace: Path,
 ) -> Path:
-    """The Prefect door, its image and embedding shards on a 2-worker Dask LocalCluster."""
+    """The Prefect door on what a fresh clone of a project with a committed ``dvc.lock`` holds
+    (the lock ``dvc repro`` wrote, no outputs); its image and embedding shards on a 2-worker
+    Dask LocalCluster. Every stage runs, register too though none of its deps changed."""
     on_dask = tiny_params.scaleout.model_copy(update={"runner": "dask"})
     params = tiny_params.model_copy(update={"scaleout": on_dask})
     root = pipeline_project(tmp_path_factory.mktemp("e2e") / "flow", params)
+    shutil.copy(dvc_workspace / "dvc.lock", root / "dvc.lock")
     output = _flow(root)
     assert all(f"{stage}: ran" in output for stage in PIPELINE), output
     return root
@@ -103,16 +108,6 @@ def _versions(root: Path) -> list[str]:
     return sorted(str(v.version) for v in client.search_model_versions("name = 'pain-classifier'"))
 
 
-def _add_subject(root: Path, params: Params) -> None:
-    """A new training subject S900: a rescaled copy of the first one (keeps every range rule)."""
-    rng = np.random.default_rng(7)
-    for modality in params.ingest.modalities:
-        source = sorted((root / "data/raw/train" / modality).glob("*.csv"))[0]
-        frame = pd.read_csv(source)
-        frame = frame * rng.uniform(0.9, 1.0, size=frame.shape)
-        frame.to_csv(source.with_name("S900.csv"), index=False)
-
-
 def test_second_dvc_repro_is_a_no_op(dvc_workspace: Path) -> None:
     status = _sh(["dvc", "status", "--json"], dvc_workspace)
     assert json.loads(status.stdout) == {}
@@ -123,30 +118,19 @@ def test_second_dvc_repro_is_a_no_op(dvc_workspace: Path) -> None:
 def test_prefect_flow_and_dvc_write_identical_artifacts(
     dvc_workspace: Path, flow_workspace: Path
 ) -> None:
+    """The flow, run where the lock of ``dvc repro`` was already committed, reproduces every
+    artifact and leaves the lock byte-identical; it registered its own champion."""
     for relative in COMPARED:
         assert sha256_file(dvc_workspace / relative) == sha256_file(flow_workspace / relative), (
             relative
         )
     assert (flow_workspace / "dvc.lock").read_bytes() == (dvc_workspace / "dvc.lock").read_bytes()
     assert json.loads(_sh(["dvc", "status", "--json"], flow_workspace).stdout) == {}
+    assert json.loads((flow_workspace / "reports/registry.json").read_text())["alias"] == "champion"
     metrics = json.loads((dvc_workspace / "metrics/classifier.json").read_text())
     assert set(metrics) == {"train", "validation"}
     assert {"accuracy", "macro_f1", "f1_No", "f1_Low", "f1_High"} <= set(metrics["validation"])
     assert (dvc_workspace / "plots/confusion_matrix.png").stat().st_size > 1000
-
-
-def test_a_clone_with_the_lock_reproduces_it_exactly_and_registers(
-    dvc_workspace: Path, tmp_path: Path, tiny_params: Params, pipeline_project: Project
-) -> None:
-    """What a fresh clone of a project with a committed dvc.lock does: every stage runs (register
-    too, though none of its deps changed) and the lock comes out byte-identical."""
-    root = pipeline_project(tmp_path / "clone", tiny_params)
-    shutil.copy(dvc_workspace / "dvc.lock", root / "dvc.lock")
-    lock = (root / "dvc.lock").read_bytes()
-    result = _sh(["dvc", "repro"], root)
-    assert "Running stage 'register'" in result.stdout
-    assert (root / "dvc.lock").read_bytes() == lock
-    assert json.loads((root / "reports/registry.json").read_text())["alias"] == "champion"
 
 
 def _last_stage_metrics(root: Path, stage: str) -> dict[str, float]:
@@ -177,7 +161,7 @@ def test_a_new_subject_recomputes_only_its_images_and_embeddings(
     root = tmp_path / "grown"
     shutil.copytree(dvc_workspace, root, symlinks=True)
     kept = {p: p.stat().st_mtime_ns for p in (root / "data/images").rglob("shard-*.npy")}
-    _add_subject(root, tiny_params)
+    add_subject(root, tiny_params)
 
     result = _sh(["dvc", "repro"], root)
     assert "Running stage 'pretrain'" not in result.stdout
@@ -211,7 +195,7 @@ def test_a_new_subject_through_the_flow_reruns_what_dvc_would(
     shutil.copytree(flow_workspace, root, symlinks=True)
     versions = _versions(root)
     old_data = recorded_md5(root / "data.dvc")
-    _add_subject(root, tiny_params)
+    add_subject(root, tiny_params)
     output = _flow(root)
     for stage in PIPELINE:
         expected = "skipped" if stage in {"corpus", "pretrain"} else "ran"

@@ -1,9 +1,10 @@
 """Scheduled retraining against a real ``prefect server`` on localhost.
 
 The serve script registers the deployment with the cron and time zone from params; a triggered
-run retrains a tiny project without a hand touching it, publishes the markdown artifact and
-registers a model in the project's MLflow store; a second run with nothing new runs no stage,
-registers no version and says so in its artifact.
+run retrains a tiny project whose training params changed (the session's reproduced project,
+copied) without a hand touching it, publishes the markdown artifact and registers a model in the
+project's MLflow store; a second run with nothing new runs no stage, registers no version and
+says so in its artifact.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TypeVar
 
 import pytest
 from mlflow import MlflowClient
+from tests.conftest import copy_project, write_params
 from tests.integration.conftest import free_port, stop_process_group
 
 from biomoe.config import Params
@@ -105,14 +107,16 @@ def prefect_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
 @pytest.fixture(scope="module")
 def workspace(
-    tmp_path_factory: pytest.TempPathFactory,
-    tiny_params: Params,
-    pipeline_project: Callable[[Path, Params], Path],
+    tmp_path_factory: pytest.TempPathFactory, tiny_params: Params, reproduced_project: Path
 ) -> tuple[Path, Params]:
-    """The tiny demo project, on a schedule of its own (so the test sees it come from params)."""
+    """The reproduced tiny project with a new training seed, on a schedule of its own (so the
+    test sees it come from params)."""
     schedule = tiny_params.schedule.model_copy(update={"cron": CRON, "timezone": TIMEZONE})
-    params = tiny_params.model_copy(update={"schedule": schedule})
-    return pipeline_project(tmp_path_factory.mktemp("scheduled") / "project", params), params
+    train = tiny_params.train.model_copy(update={"seed": tiny_params.train.seed + 1})
+    params = tiny_params.model_copy(update={"schedule": schedule, "train": train})
+    root = copy_project(reproduced_project, tmp_path_factory.mktemp("scheduled") / "project")
+    write_params(root, params)
+    return root, params
 
 
 def test_a_served_deployment_retrains_on_trigger_and_reports(
@@ -176,6 +180,7 @@ def test_a_served_deployment_retrains_on_trigger_and_reports(
                 assert artifact.type == "markdown"
                 return state, str(artifact.data)
 
+            before = _versions(root, params.register.model_name)
             _, report = triggered()
             lock = (root / "dvc.lock").read_bytes()
             versions = _versions(root, params.register.model_name)
@@ -191,10 +196,11 @@ def test_a_served_deployment_retrains_on_trigger_and_reports(
     for key, value in flatten(metrics).items():
         assert f"| {key} | {format_value(value)} |" in report
     assert "validation.macro_f1" in report
-    assert "| pretrain | ran: " in report
+    assert "| train | ran: " in report
+    assert "| embed | skipped: unchanged |" in report
     run = json.loads((root / "reports" / "registry_run.json").read_text())
     assert f"#/experiments/{run['experiment_id']}/runs/{run['run_id']})" in report
-    assert versions == [receipt["version"]]
+    assert versions == [*before, receipt["version"]]
 
     assert second_report.startswith(
         f"# Nothing changed since `{model}` version {receipt['version']}"

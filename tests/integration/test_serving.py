@@ -1,155 +1,53 @@
 """The champion served for real: ``mlflow models serve`` on localhost against a real ``mlflow
-server`` answers as the in-process model does, rejects bad input with HTTP 400 and a clear
-message, and ``biomoe predict`` scores an AI4PAIN-layout split into a CSV with the same numbers.
+server`` answers with the pipeline's numbers (probabilities, or embeddings on request), in the
+in-process model's too, rejects bad input with HTTP 400 and a clear message, carries a pinned
+environment a Dockerfile installs, and ``biomoe predict`` scores an AI4PAIN-layout split into a
+CSV with the same numbers.
 
-The champion is the tiny pipeline's own (demo data, 32-px images, a random-init backbone):
-ingest -> images -> embed -> train -> register, through the stage functions.
+The champion is the tiny pipeline's own (``serving_workspace`` in the integration conftest).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
+import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import yaml
+from tests.integration.conftest import REPO_ROOT, SERVED_URI, post
 from typer.testing import CliRunner
 
+from biomoe.classify.fusion import fuse
+from biomoe.classify.train import load_classifier
 from biomoe.cli import app
 from biomoe.config import Params
 from biomoe.data.ai4pain import read_ai4pain_split
-from biomoe.model.checkpoint import save_checkpoint
-from biomoe.model.tiny_biomoe import TinyBioMoE
-from biomoe.paths import ProjectPaths
-from biomoe.stages import stage
+from biomoe.data.windows import read_windows
+from biomoe.embed.extract import read_embeddings
+from biomoe.serve.environment import TORCH_CPU_INDEX, locked_versions
+from biomoe.serve.params import ServeParams
+from biomoe.serve.precision import REQUIRED_FLAGS, cpu_flags
+from biomoe.serve.predictor import PainPredictor
 
 pytestmark = pytest.mark.slow
 
-NAME = "pain-classifier-serving"
-URI = f"models:/{NAME}@champion"
+URI = SERVED_URI
 LABELS = ["No", "Low", "High"]
 MODALITIES = ("Bvp", "Eda", "Resp", "SpO2")
 
 
-@pytest.fixture(scope="module")
-def workspace(
-    tmp_path_factory: pytest.TempPathFactory,
-    tiny_params: Params,
-    demo_raw: Path,
-    mlflow_server: str,
-) -> Path:
-    """A project whose tiny pipeline registered ``NAME`` (version 1: champion) on the server."""
-    root = tmp_path_factory.mktemp("serving")
-    shutil.copytree(demo_raw, root / "data" / "raw")
-    torch.manual_seed(0)
-    save_checkpoint(TinyBioMoE(img_size=tiny_params.images.size), root / "models" / "random.pth")
-    data = tiny_params.model_dump(by_alias=True, mode="json")
-    data["embed"]["backbone"] = {"source": "file", "path": "models/random.pth"}
-    data["register"].update(
-        tracking_uri=mlflow_server, model_name=NAME, backbone_name=f"{NAME}-backbone"
-    )
-    (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    params, paths = Params.model_validate(data), ProjectPaths.at(root)
-    for name in ("ingest", "images", "embed", "train", "register"):
-        stage(name)(params, paths, tracking_uri=mlflow_server)
-    receipt = json.loads(paths.registry_receipt.read_text())
-    assert (receipt["model_name"], receipt["alias"]) == (NAME, "champion")
-    return root
-
-
-@pytest.fixture(scope="module")
-def served(workspace: Path, mlflow_server: str) -> Iterator[str]:
-    """``mlflow models serve -m models:/NAME@champion`` on a free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = workspace / "serve.log"
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # it execs uvicorn
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "mlflow"),
-            "models",
-            "serve",
-            "-m",
-            URI,
-            "--env-manager",
-            "local",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        stdout=open(log, "w"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_server, "PATH": path},
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while not _pings(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow models serve did not start:\n{log.read_text()}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """The server and the uvicorn it execs share the session ``start_new_session`` made."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def _pings(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def _post(url: str, payload: dict | str) -> tuple[int, dict]:
-    body = payload if isinstance(payload, str) else json.dumps(payload)
-    request = urllib.request.Request(
-        f"{url}/invocations",
-        data=body.encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def _samples(workspace: Path, split: str, params: Params) -> pd.DataFrame:
+def _samples(root: Path, split: str, params: Params) -> pd.DataFrame:
     """One row per sample of ``split``: sample_id + one float32 window per modality."""
-    windows = read_ai4pain_split(workspace / "data" / "raw" / split, split, params.ingest)
+    windows = read_ai4pain_split(root / "data" / "raw" / split, split, params.ingest)
     table = windows.pivot(index="sample_id", columns="modality", values="signal")
     return table[list(MODALITIES)].reset_index()
 
@@ -164,10 +62,10 @@ def _probabilities(answer: dict) -> np.ndarray:
 
 
 def test_served_champion_answers_as_the_in_process_model(
-    served: str, workspace: Path, tiny_params: Params, mlflow_server: str
+    served: str, serving_workspace: Path, tiny_params: Params, mlflow_server: str
 ) -> None:
-    frame = _samples(workspace, "validation", tiny_params).iloc[:6].reset_index(drop=True)
-    status, answer = _post(served, _split_payload(frame))
+    frame = _samples(serving_workspace, "validation", tiny_params).iloc[:6].reset_index(drop=True)
+    status, answer = post(served, _split_payload(frame))
     assert status == 200, answer
     over_http = _probabilities(answer)
 
@@ -178,30 +76,133 @@ def test_served_champion_answers_as_the_in_process_model(
     np.testing.assert_allclose(over_http.sum(axis=1), 1.0, atol=1e-6)
 
     records = [{m: np.asarray(frame.at[0, m]).tolist() for m in MODALITIES}]
-    status, answer = _post(served, {"dataframe_records": records})
+    status, answer = post(served, {"dataframe_records": records})
     assert status == 200, answer
     np.testing.assert_allclose(_probabilities(answer), over_http[:1], atol=1e-6, rtol=0)
+
+
+def test_served_model_gives_the_pipelines_embeddings_and_probabilities(
+    served: str, serving_workspace: Path, mlflow_server: str
+) -> None:
+    """From the windows table the pipeline embedded, to the embeddings and probabilities the
+    train stage's head gives on the cached embeddings: within 1e-4, over HTTP and in-process."""
+    windows = read_windows(serving_workspace / "data/interim/windows.parquet")
+    head, layout, _ = load_classifier(serving_workspace / "models/classifier")
+    embeddings = read_embeddings(serving_workspace / "data/embeddings/embeddings.parquet")
+    fused = fuse(embeddings, windows, layout)
+    chosen = fused.samples.index[fused.samples["split"] == "validation"][:8]
+    ids = fused.samples.loc[chosen, "sample_id"]
+    table = windows[windows["sample_id"].isin(ids)]
+    signals = table.pivot(index="sample_id", columns="modality", values="signal").loc[ids]
+    frame = signals[list(MODALITIES)].reset_index(drop=True)
+    pipeline = fused.features[chosen]
+
+    payload = _split_payload(frame)
+    status, answer = post(served, {**payload, "params": {"output": "embedding"}})
+    assert status == 200, answer
+    over_http = np.stack([np.asarray(r["embedding"]) for r in answer["predictions"]])
+    assert over_http.shape == pipeline.shape and len(pipeline) == len(ids) > 0
+    np.testing.assert_allclose(over_http, pipeline, atol=1e-4, rtol=0)
+    status, answer = post(served, payload)
+    assert status == 200, answer
+    np.testing.assert_allclose(
+        _probabilities(answer), head.predict_proba(pipeline), atol=1e-4, rtol=0
+    )
+
+    mlflow.set_tracking_uri(mlflow_server)
+    model = mlflow.pyfunc.load_model(URI)
+    in_process = model.predict(frame, params={"output": "embedding"})
+    np.testing.assert_allclose(np.stack(in_process["embedding"]), pipeline, atol=1e-4, rtol=0)
+    message = _error(served, {**payload, "params": {"output": "logits"}})
+    assert "parameter output is 'logits'; expected one of ['probabilities', 'embedding']" in (
+        message
+    )
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_reduced_precision_predicts_the_class_fp32_does_on_every_validation_sample(
+    precision: str, serving_workspace: Path, tiny_params: Params
+) -> None:
+    if not cpu_flags() & set(REQUIRED_FLAGS[precision]):
+        pytest.skip(f"this CPU has none of {REQUIRED_FLAGS[precision]} for {precision}")
+    frame = _samples(serving_workspace, "validation", tiny_params)
+    signals = {m: list(frame[m]) for m in MODALITIES}
+
+    def predictor(serve: ServeParams) -> PainPredictor:
+        return PainPredictor.from_files(
+            serving_workspace / "models/random.pth",
+            serving_workspace / "models/classifier",
+            tiny_params.images,
+            tiny_params.ingest.fs,
+            serve,
+        )
+
+    fp32 = predictor(tiny_params.serve).predict_proba(signals)
+    reduced = predictor(tiny_params.serve.model_copy(update={"precision": precision}))
+    probabilities = reduced.predict_proba(signals)
+    assert len(frame) > 0
+    assert (probabilities.argmax(axis=1) == fp32.argmax(axis=1)).all()
+    assert not np.array_equal(probabilities, fp32), "ran in float32"
+
+
+def test_the_model_pins_the_environment_it_was_trained_in(
+    serving_workspace: Path, mlflow_server: str, tmp_path: Path
+) -> None:
+    """Exact versions from the lock (torch's CPU build and its index included), the lock as
+    constraints, the Python version; ``mlflow models generate-dockerfile`` builds on them."""
+    mlflow.set_tracking_uri(mlflow_server)
+    local = Path(mlflow.artifacts.download_artifacts(URI, dst_path=str(tmp_path / "model")))
+    requirements = (local / "requirements.txt").read_text().splitlines()
+    locked = locked_versions(REPO_ROOT / "requirements.lock")
+    for name in ("torch", "numpy", "pandas", "scipy", "scikit-learn", "pyarrow", "mlflow"):
+        assert f"{name}=={locked[name]}" in requirements, (name, requirements)
+    assert locked["torch"].endswith("+cpu")
+    assert f"--extra-index-url {TORCH_CPU_INDEX}" in requirements
+    packages = [r for r in requirements if not r.startswith("-")]
+    assert all("==" in r for r in packages), packages
+    constraints = locked_versions(local / "constraints.txt")
+    assert constraints == locked
+    python_env = yaml.safe_load((local / "python_env.yaml").read_text())
+    assert python_env["python"] == platform.python_version()
+
+    out = tmp_path / "docker"
+    subprocess.run(
+        [
+            *(str(Path(sys.executable).parent / "mlflow"), "models", "generate-dockerfile"),
+            *("-m", URI, "-d", str(out), "--env-manager", "virtualenv"),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_server},
+    )
+    dockerfile = (out / "Dockerfile").read_text()
+    major_minor = ".".join(platform.python_version_tuple()[:2])
+    assert f"python{major_minor}" in dockerfile
+    assert f"pip install mlflow=={locked['mlflow']}" in dockerfile
+    assert "COPY model_dir /opt/ml/model" in dockerfile
+    copied = (out / "model_dir" / "requirements.txt").read_text().splitlines()
+    assert copied == requirements
 
 
 def test_the_logged_serving_example_is_a_valid_request(served: str, mlflow_server: str) -> None:
     mlflow.set_tracking_uri(mlflow_server)
     local = Path(mlflow.artifacts.download_artifacts(f"{URI}/serving_input_example.json"))
-    status, answer = _post(served, local.read_text())
+    status, answer = post(served, local.read_text())
     assert status == 200, answer
     assert _probabilities(answer).shape == (1, 3)
 
 
 def _error(served: str, payload: dict | str, code: str = "INVALID_PARAMETER_VALUE") -> str:
-    status, answer = _post(served, payload)
+    status, answer = post(served, payload)
     assert status == 400, answer
     assert answer["error_code"] == code
     return answer["message"]
 
 
 def test_malformed_input_is_a_400_with_a_clear_message(
-    served: str, workspace: Path, tiny_params: Params
+    served: str, serving_workspace: Path, tiny_params: Params
 ) -> None:
-    frame = _samples(workspace, "validation", tiny_params).iloc[:2].reset_index(drop=True)
+    frame = _samples(serving_workspace, "validation", tiny_params).iloc[:2].reset_index(drop=True)
     good = _split_payload(frame)
 
     rows = good["dataframe_split"]["data"]
@@ -239,17 +240,17 @@ def test_malformed_input_is_a_400_with_a_clear_message(
 
 
 def test_biomoe_predict_scores_the_test_split_as_the_server_does(
-    served: str, workspace: Path, tiny_params: Params, mlflow_server: str
+    served: str, serving_workspace: Path, tiny_params: Params, mlflow_server: str
 ) -> None:
-    out = workspace / "predictions" / "test.csv"
+    out = serving_workspace / "predictions" / "test.csv"
     result = CliRunner().invoke(
         app,
-        ["predict", "--root", str(workspace), "--model-uri", URI, "--out", str(out)],
+        ["predict", "--root", str(serving_workspace), "--model-uri", URI, "--out", str(out)],
         env={"MLFLOW_TRACKING_URI": mlflow_server},
     )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out)
-    samples = _samples(workspace, "test", tiny_params)
+    samples = _samples(serving_workspace, "test", tiny_params)
     assert len(table) == len(samples) == table["sample_id"].nunique()
     assert set(table["sample_id"]) == set(samples["sample_id"])
     assert list(table.columns) == [
@@ -268,14 +269,14 @@ def test_biomoe_predict_scores_the_test_split_as_the_server_does(
     assert (table["predicted"] == table[LABELS].idxmax(axis=1)).all()
 
     ordered = samples.set_index("sample_id").loc[table["sample_id"]].reset_index()
-    status, answer = _post(served, _split_payload(ordered))
+    status, answer = post(served, _split_payload(ordered))
     assert status == 200, answer
     np.testing.assert_allclose(table[LABELS].to_numpy(), _probabilities(answer), atol=1e-6, rtol=0)
 
 
-def test_biomoe_predict_names_the_bad_file(workspace: Path, mlflow_server: str) -> None:
-    bad = workspace / "bad" / "test"
-    shutil.copytree(workspace / "data" / "raw" / "test", bad)
+def test_biomoe_predict_names_the_bad_file(serving_workspace: Path, mlflow_server: str) -> None:
+    bad = serving_workspace / "bad" / "test"
+    shutil.copytree(serving_workspace / "data" / "raw" / "test", bad)
     eda = sorted((bad / "Eda").glob("*.csv"))[0]
     frame = pd.read_csv(eda)
     column = frame.columns[1]
@@ -283,7 +284,7 @@ def test_biomoe_predict_names_the_bad_file(workspace: Path, mlflow_server: str) 
     frame.to_csv(eda, index=False)
     result = CliRunner().invoke(
         app,
-        ["predict", str(bad), "--root", str(workspace), "--model-uri", URI],
+        ["predict", str(bad), "--root", str(serving_workspace), "--model-uri", URI],
         env={"MLFLOW_TRACKING_URI": mlflow_server},
     )
     assert result.exit_code == 1

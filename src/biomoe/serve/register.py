@@ -20,12 +20,15 @@ from biomoe.registry.params import RegisterParams
 from biomoe.registry.promote import DATA_TAG, Rescore, metric_tag, promote
 from biomoe.registry.provenance import evaluation_tags, require_own_backbone
 from biomoe.registry.source import ResolvedBackbone
+from biomoe.serve.environment import pinned_requirements
 from biomoe.serve.inputs import WindowSpec
+from biomoe.serve.params import ServeParams
 from biomoe.serve.pyfunc import input_example, serving_config, signature
 from biomoe.serve.rescore import rescorer
 
 PACKAGE_DIR = Path(biomoe.__file__).parent
 SERVING_MODEL = PACKAGE_DIR / "serve" / "model_code.py"
+SERVING_ENTRY = "biomoe.serve.model_code"
 
 
 CLASSIFIER_TAG = "classifier_sha256"
@@ -53,13 +56,17 @@ def register_classifier(
     register: RegisterParams,
     images: ImageParams,
     window: WindowSpec,
+    serve: ServeParams,
+    requirements_lock: Path | None,
     tags: dict[str, str],
     rescore: Rescore | None = None,
 ) -> dict[str, str]:
     """Inside an active MLflow run: log + register ``register.model_name`` (serving renders
-    ``images`` and accepts ``window``), with every tag (``tags``, the validation metrics and
-    data version) set as the version is created, then apply the promotion rules (``rescore``
-    re-scores a champion trained on other validation data). Returns the receipt.
+    ``images``, accepts ``window`` and runs as ``serve`` says; its requirements pinned to
+    ``requirements_lock``, else to the installed versions), with every tag (``tags``, the
+    validation metrics and data version) set as the version is created, then apply the
+    promotion rules (``rescore`` re-scores a champion trained on other validation data).
+    Returns the receipt.
 
     Registration cannot be left half-done: a version exists with all its tags or not at all,
     and a classifier already registered (same head, card and backbone: a run killed after
@@ -80,7 +87,7 @@ def register_classifier(
     if version is None:
         with tempfile.TemporaryDirectory() as tmp:
             serving = Path(tmp) / "serving.json"
-            serving.write_text(json.dumps(serving_config(images, window)))
+            serving.write_text(json.dumps(serving_config(images, window, serve)))
             info = mlflow.pyfunc.log_model(
                 name="pain-classifier",
                 python_model=str(SERVING_MODEL),
@@ -92,16 +99,7 @@ def register_classifier(
                 code_paths=[str(PACKAGE_DIR)],
                 signature=signature(card["modalities"], card["labels"]),
                 input_example=input_example(card["modalities"], window),
-                pip_requirements=[
-                    "torch",
-                    "numpy",
-                    "pandas",
-                    "pyarrow",
-                    "pydantic",
-                    "scipy",
-                    "scikit-learn",
-                    "mlflow",
-                ],
+                pip_requirements=pinned_requirements(SERVING_ENTRY, requirements_lock),
             )
         version = str(mlflow.register_model(info.model_uri, name, tags=version_tags).version)
     decision = promote(client, name, version, register.promotion, rescore)
@@ -123,6 +121,8 @@ def register_pipeline_models(
     register: RegisterParams,
     images: ImageParams,
     window: WindowSpec,
+    serve: ServeParams,
+    requirements_lock: Path | None,
     provenance_tags: dict[str, str],
 ) -> dict[str, str]:
     """Inside an active MLflow run: register ``backbone``, then the classifier trained on its
@@ -142,6 +142,8 @@ def register_pipeline_models(
         register,
         images,
         window,
+        serve,
+        requirements_lock,
         {
             **provenance_tags,
             "data_sha256": sha256_file(windows_path),

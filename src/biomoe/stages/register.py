@@ -19,7 +19,7 @@ def run(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) ->
     from biomoe.serve.inputs import WindowSpec
     from biomoe.serve.register import register_pipeline_models
 
-    with tracked("register", params, paths, ("register", "embed"), tracking_uri) as run:
+    with tracked("register", params, paths, ("register", "embed", "serve"), tracking_uri) as run:
         receipt = register_pipeline_models(
             resolve_backbone(
                 params.embed.backbone,
@@ -38,6 +38,8 @@ def run(params: Params, paths: ProjectPaths, tracking_uri: str | None = None) ->
                 params.validate.max_seconds,
                 params.validate.max_nan_fraction,
             ),
+            params.serve,
+            paths.requirements_lock if paths.requirements_lock.is_file() else None,
             provenance(paths.root, paths.params),
         )
         mlflow.set_tags({f"registered.{k}": v for k, v in receipt.items()})

@@ -11,6 +11,7 @@ import pytest
 from biomoe.config import Params
 from biomoe.errors import DataError
 from biomoe.serve.inputs import MAX_LISTED, WindowSpec, check_windows
+from biomoe.serve.params import ServeParams
 from biomoe.serve.pyfunc import input_example, serving_config
 
 MODALITIES = ("Bvp", "Eda")
@@ -144,7 +145,7 @@ def test_spec_from_params_round_trips_through_serving_json(params: Params) -> No
         params.validate.max_seconds,
         params.validate.max_nan_fraction,
     )
-    config = json.loads(json.dumps(serving_config(params.images, window)))
+    config = json.loads(json.dumps(serving_config(params.images, window, params.serve)))
     spec = WindowSpec.from_json(config["window"])
     assert spec == WindowSpec(
         params.ingest.fs,
@@ -153,6 +154,7 @@ def test_spec_from_params_round_trips_through_serving_json(params: Params) -> No
         params.validate.max_nan_fraction,
     )
     assert config["fs"] == params.ingest.fs
+    assert ServeParams.model_validate(config["serve"]) == params.serve
 
 
 def test_the_input_example_passes_and_survives_json(params: Params) -> None:
