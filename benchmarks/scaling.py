@@ -5,10 +5,13 @@
         --backbone 16x=.cache/scaling/16x/models/backbone/model.pth
 
 Compute is counted in images seen by the optimizer, relative to params.yaml's recipe (``1x``,
-the quick recipe ``make run`` uses): ``Kx`` has sqrt(K) times its ``corpus_scale`` (every
-source's window cap) and sqrt(K) times its epochs, so K times the optimizer steps over a corpus
-that grows with them (the ``base`` recipe is 64x). Everything else (tasks, weights, warm-up, lr
-schedule shape, batch, seed) is params.yaml's.
+the quick recipe ``make run`` uses). ``--grow both``: ``Kx`` has sqrt(K) times its
+``corpus_scale`` (every source's window cap) and sqrt(K) times its epochs, so K times the
+optimizer steps over a corpus that grows with them (``64x`` is the old ``base``: corpus 8x,
+epochs 16). ``--grow corpus``: K times the corpus at the recipe's epochs, so every extra step
+sees windows no earlier step saw (the packaged recordings run out of windows first; the
+simulated ones never do). Everything else (tasks, weights, warm-up, lr schedule shape, batch,
+seed) is params.yaml's.
 Each multiple gets a project folder of its own under ``--workdir`` (``<K>x/``: params.yaml,
 ``data/corpus``, ``models/backbone``, its MLflow store) built by the pipeline's own corpus and
 pretrain stages; an existing finished backbone is kept, and an interrupted run resumes from its
@@ -31,24 +34,31 @@ from biomoe.stages import stage
 from common import markdown_table, parser, with_updates, workdir
 
 
-def scaled(params: Params, multiple: int) -> Params:
-    """params.yaml's recipe at ``multiple`` times its compute: ``sqrt(multiple)`` times the
-    corpus scale and the epochs (``multiple`` a square: 4, 16, 64)."""
-    factor = math.isqrt(multiple)
-    if factor * factor != multiple:
-        raise SystemExit(f"--multiples takes squares (4, 16, 64), not {multiple}")
+def scaled(params: Params, multiple: int, grow: str) -> Params:
+    """params.yaml's recipe at ``multiple`` times its compute: ``grow`` ``both``,
+    ``sqrt(multiple)`` times the corpus scale and the epochs (``multiple`` a square: 4, 16, 64);
+    ``corpus``, ``multiple`` times the corpus scale at the same epochs."""
     recipe = params.pretrain.schedule
-    grown = {
-        "corpus_scale": recipe.corpus_scale * factor,
-        "epochs": recipe.epochs * factor,
-        "warmup_steps": recipe.warmup_steps,
-    }
+    factor = math.isqrt(multiple)
+    if grow == "corpus":
+        corpus_scale, epochs = recipe.corpus_scale * multiple, recipe.epochs
+    elif factor * factor != multiple:
+        raise SystemExit(f"--multiples takes squares (4, 16, 64) with --grow both, not {multiple}")
+    else:
+        corpus_scale, epochs = recipe.corpus_scale * factor, recipe.epochs * factor
+    grown = {"corpus_scale": corpus_scale, "epochs": epochs, "warmup_steps": recipe.warmup_steps}
     return with_updates(params, {"pretrain": {"recipe": "scaled", "recipes": {"scaled": grown}}})
 
 
 def main() -> None:
     cli = parser(__doc__, params=True, workdir=True)
     cli.add_argument("--multiples", type=int, nargs="+", default=[4, 16])
+    cli.add_argument(
+        "--grow",
+        choices=["both", "corpus"],
+        default="both",
+        help="spend the extra compute on corpus and epochs alike, or on the corpus alone",
+    )
     cli.add_argument(
         "--without",
         default=None,
@@ -60,7 +70,7 @@ def main() -> None:
     base = load_params(args.params)
     out = workdir(args, "biomoe-scaling-")
     rows = []
-    runs = [(f"{m}x", scaled(base, m)) for m in args.multiples]
+    runs = [(f"{m}x", scaled(base, m, args.grow)) for m in args.multiples]
     if args.without:
         tasks = tuple(t for t in base.pretrain.tasks if t != args.without)
         runs = [(f"1x-no-{args.without}", with_updates(base, {"pretrain": {"tasks": tasks}}))]

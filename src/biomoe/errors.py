@@ -47,6 +47,11 @@ class DivergenceError(BiomoeError, RuntimeError):
     """Training produced a loss that is not finite; nothing of that step was saved."""
 
 
+class AccessError(BiomoeError, PermissionError):
+    """The tracking server refused the pipeline's credentials (401) or its user's permission
+    for a request (403); never retried: a retry sends the same credentials."""
+
+
 class TransientError(BiomoeError, RuntimeError):
     """A service the pipeline needs (the MLflow server, the DVC remote) could not be reached;
     the same work may succeed when retried. The CLI exits with :data:`TRANSIENT_EXIT`."""

@@ -37,16 +37,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_mlflow_server(root: Path, port: int) -> subprocess.Popen[bytes]:
-    """``mlflow server`` on loopback ``port``, its sqlite store and artifacts under ``root``
-    (a restart on the same ``root`` and port serves the same registry); returns once healthy."""
+def start_mlflow_server(
+    root: Path,
+    port: int,
+    backend_store_uri: str | None = None,
+    app_name: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``mlflow server`` on loopback ``port``, its artifacts under ``root`` and its store in
+    ``backend_store_uri`` (default: a sqlite file under ``root``; a restart on the same ``root``
+    and port serves the same registry), optionally the ``app_name`` app (``basic-auth``) with
+    ``env`` added; returns once healthy."""
     mlflow_bin = Path(sys.executable).parent / "mlflow"
+    app = ["--app-name", app_name] if app_name else []
     process = subprocess.Popen(
         [
             str(mlflow_bin),
             "server",
             "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
+            backend_store_uri or f"sqlite:///{root / 'mlflow.db'}",
             "--artifacts-destination",
             str(root / "artifacts"),
             "--host",
@@ -55,10 +64,11 @@ def start_mlflow_server(root: Path, port: int) -> subprocess.Popen[bytes]:
             str(port),
             "--workers",
             "1",
+            *app,
         ],
         stdout=open(root / "server.log", "ab"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
-        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+        env={**os.environ, "MLFLOW_TRACKING_URI": "", **(env or {})},
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"

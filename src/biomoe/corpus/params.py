@@ -50,6 +50,12 @@ class UserSourceParams(Section):
 
     ``fs`` is required for formats that do not store it (ts, arff, txt, csv, parquet) and, if
     given, must match WFDB/EDF headers. ``channels`` keeps those channels (all when None).
+    WFDB options: ``segments`` merge (a multi-segment record is one recording per channel, NaN
+    where a segment lacks the channel) or split (one recording per segment);
+    ``frequencies`` native (each signal of a multi-frequency record at its own rate) or frame
+    (every signal averaged to the frame rate); ``annotation`` the extension of an annotation
+    file (e.g. ``atr``) whose rhythm notes (``(AFIB``, ``(N``...) split each record into
+    spans labelled with the rhythm (None: no labels from annotations).
     Table options (csv/parquet, None = unused): ``layout`` wide (one column per channel) or
     long (``channel_column`` + ``value_column``); ``recording_column`` splits rows into
     recordings; ``label_column`` gives each recording its class label.
@@ -67,11 +73,16 @@ class UserSourceParams(Section):
     value_column: str | None = None
     recording_column: str | None = None
     label_column: str | None = None
+    segments: Literal["merge", "split"] = "merge"
+    frequencies: Literal["native", "frame"] = "native"
+    annotation: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
 
     @model_validator(mode="after")
     def _complete(self) -> UserSourceParams:
         if self.fs is None and self.format not in ("wfdb", "edf"):
             raise ValueError(f"user source {self.name!r}: format {self.format} needs fs")
+        if self.annotation is not None and self.format != "wfdb":
+            raise ValueError(f"user source {self.name!r}: annotation applies to wfdb only")
         if self.format in ("csv", "parquet") and self.layout is None:
             raise ValueError(f"user source {self.name!r}: {self.format} needs layout wide|long")
         if self.layout == "long" and not (self.channel_column and self.value_column):

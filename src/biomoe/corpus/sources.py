@@ -177,6 +177,9 @@ def _user(
         value_column=source.value_column,
         recording_column=source.recording_column,
         label_column=source.label_column,
+        segments=source.segments,
+        frequencies=source.frequencies,
+        annotation=source.annotation,
     )
     recordings = read_recordings(path if path.is_absolute() else root / path, spec)
     given = 0

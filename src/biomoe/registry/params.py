@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from biomoe.section import Section
+
+USERNAME_VARIABLE = "MLFLOW_TRACKING_USERNAME"
+PASSWORD_VARIABLE = "MLFLOW_TRACKING_PASSWORD"
+"""Where the pipeline takes a team server's credentials from (MLflow's own variables)."""
+
+
+def credentials_in(uri: str) -> bool:
+    """True when ``uri`` carries a user name or password (``http://user:pw@host``)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and (
+        parts.username is not None or parts.password is not None
+    )
+
+
+def refuse_credentials_in(uri: str, where: str) -> None:
+    """``ValueError`` naming ``where`` when ``uri`` carries credentials."""
+    if credentials_in(uri):
+        raise ValueError(
+            f"{where} must not hold credentials (they would be written to dvc.lock, logs and "
+            f"MLflow); set {USERNAME_VARIABLE} and {PASSWORD_VARIABLE} in the environment"
+        )
 
 
 class PipelineBackbone(Section):
@@ -53,8 +78,18 @@ class PromotionParams(Section):
 
 
 class RegisterParams(Section):
+    """Where runs and models go (``tracking_uri``: a sqlite file, or a server whose
+    credentials come from the environment, never from here), under which names, and the
+    promotion rule."""
+
     tracking_uri: str
     experiment: str
     model_name: str
     backbone_name: str
     promotion: PromotionParams
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _no_credentials(cls, uri: str) -> str:
+        refuse_credentials_in(uri, "register.tracking_uri")
+        return uri

@@ -59,7 +59,7 @@ def _too_short(root: Path) -> dict[str, object]:
 
 
 CASES: dict[str, tuple[Breaker, str, str]] = {
-    "corrupt EDF header": (_edf, "broken.edf", "not an integer"),
+    "corrupt EDF header": (_edf, "broken.edf", "is not a date"),
     "truncated .dat": (_wfdb, "rec.dat", "truncated: holds 700 of the 2000 samples"),
     "malformed .ts line": (_ts, "cases.ts", "not a number: 'oops'"),
     "missing path": (_missing, "not/there", "source path not found"),

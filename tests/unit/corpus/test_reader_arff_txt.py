@@ -1,5 +1,7 @@
-"""ARFF and UCR text readers: hand-written files per the formats, scipy's ARFF reader as an
-independent oracle, and the bundled ArrowHead in .tsv against the same data in .ts."""
+"""ARFF and UCR text readers: hand-written files per the formats (scipy writes no ARFF, so the
+ARFF reader, an adapter over scipy's, is checked on files as Weka and the UEA archive write them:
+univariate, relational multivariate, unequal length, missing values, truncated and corrupt), and
+the bundled ArrowHead in .tsv against the same data in .ts."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.io import arff as scipy_arff
 
-from biomoe.data.readers import ReadSpec, read_recordings
+from biomoe.data.readers import ReadSpec, Recording, read_recordings
 from biomoe.errors import DataError
 
 
@@ -39,7 +41,7 @@ MULTIVARIATE = """@relation Motion
 @attribute class {Standing,Running}
 @data
 '0.1,0.2,0.3\\n1.0,?,3.0',Standing
-"0.5,0.6,0.7\\n4.0,5.0,6.0",Running
+'0.5,0.6,0.7\\n4.0,5.0,6.0',Running
 """
 
 
@@ -71,7 +73,14 @@ def test_multivariate_relational_arff(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("row", "rule"),
-    [("1,2,3,4,c", "class 'c' is not among"), ("1,2,3,a", "4 values where the header declares 5")],
+    [
+        ("1,2,3,4,c", "'c' is not among the nominal values \\('a', 'b'\\)"),
+        ("1,2,3,a", "4 values where the header declares 5"),
+        ("1,2,3,4,5,a", "6 values where the header declares 5"),
+        ("1,x,3,4,a", "not a number: 'x'"),
+        ("1,,3,4,a", "an empty value"),
+        ("{0 1, 4 a}", "sparse .arff rows are not supported"),
+    ],
 )
 def test_bad_arff_rows(tmp_path: Path, row: str, rule: str) -> None:
     path = tmp_path / "bad.arff"
@@ -79,6 +88,86 @@ def test_bad_arff_rows(tmp_path: Path, row: str, rule: str) -> None:
     with pytest.raises(DataError, match=rule) as caught:
         read_recordings(path, ReadSpec("arff", fs=1.0))
     assert caught.value.segment == "line 11"
+
+
+def _read_arff(tmp_path: Path, text: str) -> list[Recording]:
+    path = tmp_path / "x.arff"
+    path.write_text(text)
+    return read_recordings(path, ReadSpec("arff", fs=1.0))
+
+
+def test_unequal_length_relational_arff_pads_with_nan(tmp_path: Path) -> None:
+    text = MULTIVARIATE.replace("'0.5,0.6,0.7\\n4.0,5.0,6.0'", '"0.5,?,?\\n4.0,5.0,?"')
+    text = text.replace("'0.1,0.2,0.3\\n1.0,?,3.0'", '"0.1,0.2,0.3\\n1.0,?,3.0"')
+    recordings = _read_arff(tmp_path, text)
+    np.testing.assert_array_equal(recordings[2].signal, np.float32([0.5, np.nan, np.nan]))
+    np.testing.assert_array_equal(recordings[3].signal, np.float32([4.0, 5.0, np.nan]))
+    assert all(r.signal.dtype == np.float32 and r.signal.size == 3 for r in recordings)
+
+
+def test_relational_arff_rows_must_agree(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="3 dimensions where the first case has 2") as caught:
+        _read_arff(tmp_path, MULTIVARIATE + "'1,2,3\\n4,5,6\\n7,8,9',Running\n")
+    assert caught.value.segment == "line 11"
+    with pytest.raises(DataError, match="fewer values than the relational") as caught:
+        _read_arff(tmp_path, MULTIVARIATE + "'1,2\\n4,5,6',Running\n")
+    assert caught.value.segment == "line 11"
+    with pytest.raises(DataError, match="not a number: 'x'") as caught:
+        _read_arff(tmp_path, MULTIVARIATE + "'1,2,x\\n4,5,6',Running\n")
+    assert caught.value.segment == "line 11"
+    with pytest.raises(DataError, match="first row's ' quotes") as caught:
+        _read_arff(tmp_path, MULTIVARIATE + '"1,2,3\\n4,5,6",Running\n')
+    assert caught.value.segment == "line 11"
+
+
+def test_arff_without_class_and_with_missing_class(tmp_path: Path) -> None:
+    text = UNIVARIATE.replace("@attribute target {a,b}\n", "").replace(",a\n", "\n")
+    recordings = _read_arff(tmp_path, text.replace(",b\n", "\n"))
+    assert [r.label for r in recordings] == [None, None]
+    np.testing.assert_array_equal(recordings[0].signal, np.float32([1.5, 2, np.nan, 4]))
+    recordings = _read_arff(tmp_path, UNIVARIATE + "5,6,7,8,?\n")
+    assert [r.label for r in recordings] == ["a", "b", None]
+    assert recordings[2].record == "case00002"
+
+
+def test_truncated_arff(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no @data section") as caught:
+        _read_arff(tmp_path, UNIVARIATE[: UNIVARIATE.index("@attribute target")])
+    assert "truncated" in caught.value.hint
+    with pytest.raises(DataError, match="4 values where the header declares 5") as caught:
+        _read_arff(tmp_path, UNIVARIATE.rstrip("\n")[:-6])
+    assert caught.value.segment == "line 10" and "truncated" in caught.value.hint
+    with pytest.raises(DataError, match="1 values where the header declares 2") as caught:
+        _read_arff(tmp_path, MULTIVARIATE[:-25])
+    assert caught.value.segment == "line 10" and "truncated" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        (("att2 numeric", "att2 blob"), "corrupt header: unknown attribute blob"),
+        (("@attribute att1 numeric", "@attribute"), "corrupt header"),
+        (("{a,b}", "string"), "string attributes are not supported"),
+        (("att2 numeric", "att2 {2,2e3}"), "attribute type 'nominal' is not a time step"),
+    ],
+)
+def test_corrupt_arff_header(tmp_path: Path, change: tuple[str, str], rule: str) -> None:
+    with pytest.raises(DataError, match=rule) as caught:
+        _read_arff(tmp_path, UNIVARIATE.replace(*change))
+    assert caught.value.file == str(tmp_path / "x.arff")
+
+
+def test_not_an_arff_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no @data section"):
+        _read_arff(tmp_path, "hello\nworld\n")
+    with pytest.raises(DataError, match="holds no row"):
+        _read_arff(tmp_path, UNIVARIATE[: UNIVARIATE.index("1.5")])
+    path = tmp_path / "x.arff"
+    path.write_bytes(b"@relation \xff\n")
+    with pytest.raises(DataError, match="not a text file"):
+        read_recordings(path, ReadSpec("arff", fs=1.0))
+    with pytest.raises(DataError, match="do not store a sampling rate"):
+        read_recordings(path, ReadSpec("arff"))
 
 
 def test_bundled_tsv_equals_the_same_data_in_ts() -> None:

@@ -20,15 +20,19 @@ __all__ = ["FORMATS", "ReadSpec", "Recording", "files_of", "read_file", "read_re
 
 @dataclass(frozen=True)
 class Format:
+    """A format's file suffixes and reader; ``select``, when set, picks from a folder's files
+    of the format the ones to read (the others being parts of those)."""
+
     suffixes: tuple[str, ...]
     read: Callable[[Path, ReadSpec], list[Recording]]
+    select: Callable[[list[Path]], list[Path]] | None = None
 
 
 FORMATS: dict[str, Format] = {
     "ts": Format(ts.SUFFIXES, ts.read_ts),
     "arff": Format(arff.SUFFIXES, arff.read_arff),
     "txt": Format(txt.SUFFIXES, txt.read_txt),
-    "wfdb": Format(wfdb.SUFFIXES, wfdb.read_wfdb),
+    "wfdb": Format(wfdb.SUFFIXES, wfdb.read_wfdb, wfdb.record_headers),
     "edf": Format(edf.SUFFIXES, edf.read_edf),
     "csv": Format((".csv",), table.read_table),
     "parquet": Format((".parquet",), table.read_table),
@@ -68,7 +72,7 @@ def files_of(path: str | Path, format: str) -> list[Path]:
             raise DataError(
                 f"no {format} files ({', '.join(known.suffixes)}) under the folder", file=path
             )
-        return files
+        return known.select(files) if known.select is not None else files
     if path.suffix.lower() not in known.suffixes:
         raise DataError(
             f"file suffix {path.suffix!r} does not match format {format!r}",

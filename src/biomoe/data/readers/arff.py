@@ -1,153 +1,190 @@
-"""Weka ``.arff`` files as the UCR/UEA archives write them.
+"""Weka ``.arff`` files as the UCR/UEA archives write them, read by ``scipy.io.arff.loadarff``.
 
 Univariate: one ``numeric`` attribute per time step, then the class. Multivariate: one
 ``relational`` attribute whose value is a quoted string holding one row per dimension
 (rows separated by ``\\n``), then the class. The class is the last attribute when it is
-nominal (``{a,b,c}``) or ``string``; otherwise the file has no labels. ``?`` is a missing value.
-Sparse rows (``{...}``) and ``date`` attributes are not supported.
+nominal (``{a,b,c}``); otherwise the file has no labels. ``?`` is a missing value; an
+unequal-length series is padded with ``?`` to the declared length, so it ends in NaN.
+scipy reads every row with the quoting of the first one, and does not support ``string``
+attributes (declare the class nominal) or sparse rows (``{...}``).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from biomoe.data.readers.base import ReadSpec, Recording, as_signal, given_fs, parse_floats
+import numpy as np
+from numpy.lib.recfunctions import structured_to_unstructured
+from scipy.io.arff import ArffError, loadarff
+
+from biomoe.data.readers.base import ReadSpec, Recording, as_signal, given_fs
 from biomoe.errors import DataError
 
 SUFFIXES = (".arff",)
-_NUMERIC = ("numeric", "real", "integer")
+_DATA = re.compile(r"^@data", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class _Attribute:
-    name: str
-    kind: str
-    values: tuple[str, ...] = ()
+class _Lines(io.StringIO):
+    """The file for scipy, counting the lines it reads: when scipy fails on a data row, the
+    last line read is that row (``done`` once every line was read). Keeps the header text and
+    the line number of each row."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.number = 0
+        self.current = ""
+        self.header: list[str] = []
+        self.rows: list[int] = []
+        self.first_row = ""
+        self.done = False
+
+    def __next__(self) -> str:
+        try:
+            line = super().__next__()
+        except StopIteration:
+            self.done = True
+            raise
+        self.number += 1
+        self.current = line
+        if self.header and _DATA.match(self.header[-1]):
+            if not line.startswith("%") and line.strip():
+                self.rows.append(self.number)
+                self.first_row = self.first_row or line
+        else:
+            self.header.append(line)
+        return line
 
 
 def read_arff(path: Path, spec: ReadSpec) -> list[Recording]:
     fs = given_fs(spec, path)
-    attributes, rows = _parse(path)
-    has_label = attributes[-1].kind in ("nominal", "string")
-    series = attributes[:-1] if has_label else attributes
-    relational = [a for a in series if a.kind == "relational"]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not a text file: {exc.reason}", file=path) from exc
+    lines = _Lines(text)
+    try:
+        data, meta = loadarff(lines)
+    except StopIteration:
+        raise DataError(
+            "no @data section: not an .arff file",
+            file=path,
+            hint="the file ends in its header: it looks truncated" if text.strip() else None,
+        ) from None
+    except ArffError as exc:
+        raise DataError(f"corrupt header: {exc}", file=path, segment="header") from exc
+    except NotImplementedError as exc:
+        raise DataError(
+            "string attributes are not supported (scipy's ARFF reader lacks them)",
+            file=path,
+            segment="header",
+            hint="declare the class nominal: @attribute class {a,b,...}",
+        ) from exc
+    except UnicodeEncodeError as exc:
+        raise DataError(
+            f"non-ASCII nominal value {exc.object[exc.start : exc.end]!r}: scipy's ARFF "
+            "reader stores nominal values as ASCII bytes",
+            file=path,
+        ) from exc
+    except (ValueError, IndexError) as exc:
+        if lines.done:
+            raise DataError(f"scipy's ARFF reader refused the file: {exc}", file=path) from exc
+        raise _row_error(exc, path, lines) from exc
+    if len(data) == 0:
+        raise DataError("the @data section holds no row", file=path)
+    return _recordings(data, meta.names(), meta.types(), fs, path, lines.rows)
+
+
+def _recordings(
+    data: np.ndarray,
+    names: list[str],
+    types: list[str],
+    fs: float,
+    path: Path,
+    rows: list[int],
+) -> list[Recording]:
+    has_label = types[-1] == "nominal"
+    series = names[:-1] if has_label else names
+    kinds = dict(zip(names, types, strict=True))
+    relational = [name for name in series if kinds[name] == "relational"]
     if relational and len(series) != 1:
         raise DataError(
             "a multivariate .arff needs exactly one relational attribute before the class",
             file=path,
-            segment=relational[0].name,
+            segment=relational[0],
         )
-    if not relational and any(a.kind not in _NUMERIC for a in series):
-        bad = next(a for a in series if a.kind not in _NUMERIC)
+    if not series:
+        raise DataError("no attribute before the class holds a time step", file=path)
+    bad = next((name for name in series if kinds[name] not in ("numeric", "relational")), None)
+    if bad is not None:
+        raise DataError(f"attribute type {kinds[bad]!r} is not a time step", file=path, segment=bad)
+    labels = [_label(value) for value in data[names[-1]]] if has_label else [None] * len(data)
+    if not relational:
+        steps = structured_to_unstructured(data[series], dtype=np.float64)
+        return [
+            Recording(as_signal(row), fs, "dim_0", str(path), f"case{case:05d}", labels[case])
+            for case, row in enumerate(steps)
+        ]
+    cases = data[relational[0]]
+    if any(cases[0].dtype[field].kind != "f" for field in cases[0].dtype.names):
         raise DataError(
-            f"attribute type {bad.kind!r} is not a time step", file=path, segment=bad.name
+            "the relational attribute's own attributes must all be numeric",
+            file=path,
+            segment=relational[0],
         )
     recordings: list[Recording] = []
-    for case, (number, cells) in enumerate(rows):
-        where = f"line {number}"
-        if len(cells) != len(attributes):
+    for case, value in enumerate(cases):
+        dims = structured_to_unstructured(value, dtype=np.float64)
+        if len(dims) != len(cases[0]):
             raise DataError(
-                f"{len(cells)} values where the header declares {len(attributes)} attributes",
+                f"{len(dims)} dimensions where the first case has {len(cases[0])}",
                 file=path,
-                segment=where,
+                segment=f"line {rows[case]}",
             )
-        label = cells[-1] if has_label and cells[-1] != "?" else None
-        if (
-            label is not None
-            and attributes[-1].kind == "nominal"
-            and (label not in attributes[-1].values)
-        ):
-            raise DataError(
-                f"class {label!r} is not among {list(attributes[-1].values)}",
-                file=path,
-                segment=where,
-            )
-        dims = re.split(r"\\n|\n", cells[0]) if relational else [",".join(cells[: len(series)])]
-        for dim, values in enumerate(dims):
-            signal = parse_floats(values.split(","), path, f"{where}, dimension {dim}")
-            recordings.append(
-                Recording(as_signal(signal), fs, f"dim_{dim}", str(path), f"case{case:05d}", label)
-            )
+        recordings.extend(
+            Recording(as_signal(dim), fs, f"dim_{d}", str(path), f"case{case:05d}", labels[case])
+            for d, dim in enumerate(dims)
+        )
     return recordings
 
 
-def _parse(path: Path) -> tuple[list[_Attribute], list[tuple[int, list[str]]]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not a text file: {exc.reason}", file=path) from exc
-    attributes: list[_Attribute] = []
-    rows: list[tuple[int, list[str]]] = []
-    nested: str | None = None
-    in_data = False
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line or line.startswith("%"):
-            continue
-        where = f"line {number}"
-        if in_data:
-            if line.startswith("{"):
-                raise DataError("sparse .arff rows are not supported", file=path, segment=where)
-            rows.append((number, _cells(line, path, where)))
-            continue
-        keyword = line.split(None, 1)[0].lower()
-        if keyword == "@data":
-            in_data = True
-        elif keyword == "@end":
-            nested = None
-        elif keyword == "@attribute":
-            attribute = _attribute(line, path, where)
-            if nested is None:
-                attributes.append(attribute)
-                if attribute.kind == "relational":
-                    nested = attribute.name
-        elif keyword != "@relation":
-            raise DataError(f"unknown header line {line[:40]!r}", file=path, segment=where)
-    if not in_data or not attributes:
-        raise DataError("no @attribute/@data sections: not an .arff file", file=path)
-    if not rows:
-        raise DataError("the @data section holds no row", file=path)
-    return attributes, rows
+def _label(value: bytes) -> str | None:
+    return None if value == b"?" else value.decode("ascii")
 
 
-def _attribute(line: str, path: Path, where: str) -> _Attribute:
-    match = re.match(r"@attribute\s+('[^']*'|\"[^\"]*\"|\S+)\s+(.+)$", line, re.IGNORECASE)
-    if match is None:
-        raise DataError("malformed @attribute line", file=path, segment=where)
-    name, kind = match.group(1).strip("'\""), match.group(2).strip()
-    if kind.startswith("{"):
-        values = tuple(v.strip().strip("'\"") for v in kind.strip("{}").split(","))
-        return _Attribute(name, "nominal", values)
-    kind = kind.split()[0].lower()
-    if kind not in (*_NUMERIC, "string", "relational"):
-        raise DataError(f"attribute type {kind!r} is not supported", file=path, segment=name)
-    return _Attribute(name, kind)
+def _row_error(exc: ValueError | IndexError, path: Path, lines: _Lines) -> DataError:
+    """What broke the data row scipy was reading (the last line read), in the format's terms."""
+    if not (lines.header and _DATA.match(lines.header[-1])):
+        return DataError(f"corrupt header: {exc}", file=path, segment="header")
+    line = lines.current.strip()
+    where = f"line {lines.number}"
+    hint = None
+    if not lines.current.endswith("\n"):
+        hint = "the file ends in the middle of this row: it looks truncated"
+    quote, first = _quote(line), _quote(lines.first_row)
+    if quote and first and quote != first:
+        hint = f"scipy reads every row with the first row's {first} quotes; quote all rows alike"
+    if line.startswith("{"):
+        return DataError("sparse .arff rows are not supported", file=path, segment=where)
+    declared = len(loadarff(io.StringIO("".join(lines.header)))[1].names())
+    values = next(csv.reader([line], quotechar=quote or '"', skipinitialspace=True), [])
+    if len(values) != declared:
+        rule = f"{len(values)} values where the header declares {declared} attributes"
+    elif found := re.search(r"could not convert string to float: (['\"])(.*)\1$", str(exc)):
+        token = found.group(2).strip()
+        rule = f"not a number: {token[:40]!r}" if token else "an empty value"
+    elif found := re.fullmatch(r"(.*) value not in (\(.*\))", str(exc)):
+        rule = f"{found.group(1)!r} is not among the nominal values {found.group(2)}"
+    elif isinstance(exc, IndexError):
+        rule = "a dimension holds fewer values than the relational attribute declares"
+    else:
+        rule = f"scipy's ARFF reader refused the row: {exc}"
+    return DataError(rule, file=path, segment=where, hint=hint)
 
 
-def _cells(line: str, path: Path, where: str) -> list[str]:
-    """Split a data row on commas outside quotes; quotes are removed, ``\\'`` unescaped."""
-    cells, current, quote, i = [], [], "", 0
-    while i < len(line):
-        char = line[i]
-        if quote:
-            if char == "\\" and i + 1 < len(line) and line[i + 1] in "'\"\\":
-                current.append(line[i + 1])
-                i += 1
-            elif char == quote:
-                quote = ""
-            else:
-                current.append(char)
-        elif char in "'\"":
-            quote = char
-        elif char == ",":
-            cells.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-        i += 1
-    if quote:
-        raise DataError("unterminated quoted value", file=path, segment=where)
-    cells.append("".join(current).strip())
-    return cells
+def _quote(line: str) -> str:
+    """The quote character a row opens with first (``'`` or ``"``), or ``""``."""
+    found = re.search(r"['\"]", line)
+    return found.group(0) if found else ""

@@ -34,7 +34,8 @@ class Recording:
 class ReadSpec:
     """Reader options. ``fs``: the rate for formats that do not store one (checked against
     the header for WFDB/EDF). ``channels``: keep only these (all when None). The table options
-    apply to CSV/Parquet only (see ``biomoe.config.UserSourceParams``)."""
+    apply to CSV/Parquet only, ``segments``, ``frequencies`` and ``annotation`` to WFDB only
+    (see ``biomoe.corpus.params.UserSourceParams``)."""
 
     format: str
     fs: float | None = None
@@ -44,6 +45,9 @@ class ReadSpec:
     value_column: str | None = None
     recording_column: str | None = None
     label_column: str | None = None
+    segments: str = "merge"
+    frequencies: str = "native"
+    annotation: str | None = None
 
 
 def given_fs(spec: ReadSpec, path: Path) -> float:
