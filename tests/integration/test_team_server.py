@@ -73,6 +73,21 @@ def user(credentials: tuple[str, str] | None) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@pytest.fixture(scope="module", autouse=True)
+def tracking_uri_restored() -> Iterator[None]:
+    """Stages run in-process point MLflow at the team server, and ``mlflow.set_tracking_uri``
+    also sets ``MLFLOW_TRACKING_URI``, which every later subprocess inherits: both are put
+    back when the module ends, so no later test talks to the stopped team server."""
+    variable = os.environ.get("MLFLOW_TRACKING_URI")
+    uri = mlflow.get_tracking_uri()
+    yield
+    mlflow.set_tracking_uri(uri)
+    if variable is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = variable
+
+
 @dataclass(frozen=True)
 class TeamServer:
     url: str
