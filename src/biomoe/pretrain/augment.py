@@ -4,9 +4,12 @@ A view of a corpus window is the raw window changed the ways a recording of the 
 could differ, then rendered like the corpus's images (``biomoe.imaging.render.render_batch``):
 
 - ``shift``: a circular shift by up to ``shift_fraction`` of the window (where in the window the
-  beats fall);
-- ``gain``: a smooth gain envelope, ``exp(N(0, gain_std))`` at four knots linearly joined (the
-  images are drawn at unit scale, so a constant gain would change nothing);
+  beats fall) of the window less its straight-line trend, the trend added back: a rising skin
+  conductance stays rising, it does not wrap into a saw-tooth;
+- ``gain``: a smooth gain envelope, ``exp(N(0, gain_std))`` at four knots linearly joined, on the
+  window's excursions about its mean (the images are drawn at unit scale, so a constant gain
+  would change nothing; scaling the level itself would turn a skin-conductance level into a
+  trend far larger than its responses);
 - ``lowpass``: a 4th-order zero-phase Butterworth low-pass at a cutoff drawn log-uniformly from
   ``lowpass_hz`` (skipped when it reaches 0.45 of the rate);
 - ``noise``: white noise at an SNR drawn from ``noise_snr_db`` relative to the window's power;
@@ -47,10 +50,14 @@ def augment(
     if n < 4:
         return x.astype(np.float32)
     if params.shift_fraction > 0 and rng.random() < params.probability:
-        x = np.roll(x, int(rng.uniform(-params.shift_fraction, params.shift_fraction) * n))
+        trend = _trend(x)
+        shift = int(rng.uniform(-params.shift_fraction, params.shift_fraction) * n)
+        x = trend + np.roll(x - trend, shift)
     if params.gain_std > 0 and rng.random() < params.probability:
         knots = rng.normal(0.0, params.gain_std, 4)
-        x = x * np.exp(np.interp(np.arange(n), np.linspace(0, n - 1, 4), knots))
+        envelope = np.exp(np.interp(np.arange(n), np.linspace(0, n - 1, 4), knots))
+        level = float(np.mean(x))
+        x = level + (x - level) * envelope
     if params.lowpass_hz is not None and rng.random() < params.probability:
         low, high = params.lowpass_hz
         cutoff = float(np.exp(rng.uniform(np.log(low), np.log(high))))
@@ -67,3 +74,10 @@ def augment(
             x = x.copy()
             x[start : end + 1] = np.linspace(x[start], x[end], span)
     return x.astype(np.float32)
+
+
+def _trend(x: np.ndarray) -> np.ndarray:
+    """The least-squares straight line through ``x``."""
+    t = np.arange(x.size, dtype=np.float64)
+    slope, intercept = np.polyfit(t, x, 1)
+    return slope * t + intercept

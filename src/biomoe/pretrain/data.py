@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
-from biomoe.corpus.build import FEATURE_COLUMNS
+from biomoe.corpus.build import FEATURE_COLUMNS, CorpusData
 from biomoe.errors import DataError
 from biomoe.imaging.params import ImageParams
 from biomoe.imaging.render import render_batch
@@ -28,6 +28,7 @@ from biomoe.pretrain.augment import augment, view_rng
 from biomoe.pretrain.contrastive import CONTRASTIVE
 from biomoe.pretrain.heads import NO_LABEL
 from biomoe.pretrain.params import AugmentParams
+from biomoe.pretrain.spread import SPREAD
 from biomoe.pretrain.targets import MORPHOLOGY
 
 CORPUS_FILES = ("manifest.parquet", "tasks.json", "images/index.parquet")
@@ -52,8 +53,8 @@ def check_tasks(
     """Every task in ``tasks`` has classes and a label column whose values fit them; the
     ``morphology`` task needs every window feature column (``FEATURE_COLUMNS``)."""
     for task in tasks:
-        if task == CONTRASTIVE:
-            continue  # needs no label (the trainer checks the representations it pairs)
+        if task in (CONTRASTIVE, SPREAD):
+            continue  # need no label (the trainer checks the representations it pairs)
         if task == MORPHOLOGY:
             missing = [c for c in FEATURE_COLUMNS if c not in index.columns]
             if missing:
@@ -119,6 +120,7 @@ class TaskImages(Dataset):
         shard_names, self.shard_of = np.unique(rows["shard"].astype(str), return_inverse=True)
         self.shards = [str(name) for name in shard_names]
         self.row = rows["row"].to_numpy(dtype=np.int64)
+        self.window_of_image = rows["window_id"].astype(str).to_numpy()
         labels = [rows[f"task_{t}"].to_numpy(dtype=np.int64) for t in tasks]
         self.labels = torch.from_numpy(
             np.stack(labels, axis=1) if labels else np.empty((len(rows), 0), dtype=np.int64)
@@ -132,6 +134,10 @@ class TaskImages(Dataset):
 
     def __len__(self) -> int:
         return len(self.row)
+
+    def item_windows(self) -> np.ndarray:
+        """The window id of every item, in item order."""
+        return self.window_of_image
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         images, labels, targets = self.__getitems__([i])
@@ -203,6 +209,9 @@ class WindowImages(TaskImages):
 
     def __len__(self) -> int:
         return len(self.row) // self.views
+
+    def item_windows(self) -> np.ndarray:
+        return self.window_ids
 
     def __getitem__(self, i: int) -> Batch:  # type: ignore[override]
         return self.__getitems__([i])
@@ -315,6 +324,22 @@ def whole_batch(batch: Batch) -> Batch:
     return batch
 
 
+def item_signal_types(corpus: CorpusData, dataset: TaskImages) -> list[str]:
+    """The signal type of every item of ``dataset`` (its window's, from the corpus manifest):
+    the groups of ``StepSampler`` for ``pretrain.batches: by_signal_type``."""
+    types = corpus.manifest.set_index("sample_id")["signal_type"].astype(str)
+    windows = pd.Index(dataset.item_windows())
+    missing = windows.difference(types.index)
+    if len(missing):
+        raise DataError(
+            f"window {missing[0]!r} is not in the corpus manifest, so its signal type is unknown",
+            file=Path(corpus.images_dir).parent / "manifest.parquet",
+            segment="sample_id",
+            hint="rebuild the corpus (`biomoe corpus`) or set pretrain.batches: mixed",
+        )
+    return types.reindex(windows).tolist()
+
+
 class StepSampler(DistributedSampler):
     """A ``DistributedSampler`` that deals whole micro-batches instead of single images.
 
@@ -326,6 +351,12 @@ class StepSampler(DistributedSampler):
     steps, and every micro-batch (a BatchNorm group) is the same block of it: 1 process x 2
     accumulation steps sees what 2 processes x 1 step see. ``start_step`` skips the first steps
     of the epoch when a run resumes mid-epoch.
+
+    With ``groups`` (one key per item), every micro-batch holds items of one group: each
+    group's shuffled items are cut into blocks of ``micro_batch`` (a group's remainder is
+    dropped for the epoch) and the blocks are shuffled. Grouped by signal type, a window's
+    contrastive negatives are windows of its own type, and the spread task's variances are
+    taken within a type: the embedding must tell apart what the type alone does not.
     """
 
     def __init__(
@@ -337,6 +368,7 @@ class StepSampler(DistributedSampler):
         num_replicas: int,
         rank: int,
         seed: int,
+        groups: Sequence[object] | None = None,
     ) -> None:
         super().__init__(
             dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True
@@ -344,16 +376,40 @@ class StepSampler(DistributedSampler):
         self.micro_batch = micro_batch
         self.accum_steps = accum_steps
         self.global_batch = micro_batch * num_replicas * accum_steps
-        self.steps_per_epoch = len(dataset) // self.global_batch
+        self.groups = None if groups is None else list(groups)
+        if self.groups is not None and len(self.groups) != len(dataset):
+            raise ValueError(f"{len(self.groups)} group keys for {len(dataset)} items")
+        self.steps_per_epoch = self._usable() // self.global_batch
         self.start_step = 0
+
+    def _usable(self) -> int:
+        if self.groups is None:
+            return len(self.dataset)
+        sizes = pd.Series(self.groups).value_counts()
+        return int((sizes // self.micro_batch).sum()) * self.micro_batch
 
     def set_position(self, epoch: int, start_step: int) -> None:
         self.set_epoch(epoch)
         self.start_step = start_step
 
-    def __iter__(self) -> Iterator[int]:
+    def _order(self) -> list[int]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(len(self.dataset), generator=generator).tolist()
+        if self.groups is None:
+            return order
+        members: dict[object, list[int]] = {}
+        for i in order:
+            members.setdefault(self.groups[i], []).append(i)
+        blocks = [
+            items[k : k + self.micro_batch]
+            for items in members.values()
+            for k in range(0, len(items) - self.micro_batch + 1, self.micro_batch)
+        ]
+        shuffled = torch.randperm(len(blocks), generator=generator).tolist()
+        return [i for b in shuffled for i in blocks[b]]
+
+    def __iter__(self) -> Iterator[int]:
+        order = self._order()
         per_step = self.accum_steps * self.num_replicas
         first = self.start_step * per_step + self.rank
         for block in range(first, self.steps_per_epoch * per_step, self.num_replicas):

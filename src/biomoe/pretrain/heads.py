@@ -1,6 +1,7 @@
 """Task heads on the 192-D embedding, and the per-task losses of a batch: cross-entropy for the
-class tasks, a masked Huber loss for the regression (``morphology``) targets, and InfoNCE across
-a window's representations (``contrastive``, :mod:`.contrastive`)."""
+class tasks, a masked Huber loss for the regression (``morphology``) targets, InfoNCE across
+a window's representations (``contrastive``, :mod:`.contrastive`) and the variance/covariance
+terms on the embedding itself (``spread``, :mod:`.spread`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from torch.nn import functional as F
 from biomoe.model.spec import EMBED_DIM
 from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.pretrain.contrastive import CONTRASTIVE, ProjectionHead, info_nce_sums
+from biomoe.pretrain.spread import SPREAD, Spread, spread_sums
 from biomoe.pretrain.targets import MORPHOLOGY
 
 NO_LABEL = -1
@@ -36,22 +38,26 @@ class Views:
 class MultiTaskModel(nn.Module):
     """Tiny-BioMoE with one head per task (``outputs_per_task``: classes of a class task,
     targets of a regression task, the projection size of the contrastive task: a linear head
-    each, the contrastive one a :class:`~.contrastive.ProjectionHead`); the backbone alone is
-    what we publish."""
+    each, the contrastive one a :class:`~.contrastive.ProjectionHead`; the ``spread`` task
+    reads the embedding itself, its count is ignored); the backbone alone is what we
+    publish."""
 
     def __init__(self, backbone: TinyBioMoE, outputs_per_task: Mapping[str, int]) -> None:
         super().__init__()
         self.backbone = backbone
-        self.heads = nn.ModuleDict(
-            {
-                task: ProjectionHead(n) if task == CONTRASTIVE else nn.Linear(EMBED_DIM, n)
-                for task, n in outputs_per_task.items()
-            }
-        )
+        self.heads = nn.ModuleDict({task: _head(task, n) for task, n in outputs_per_task.items()})
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         embedding = self.backbone(images)
         return {task: head(embedding) for task, head in self.heads.items()}
+
+
+def _head(task: str, outputs: int) -> nn.Module:
+    if task == CONTRASTIVE:
+        return ProjectionHead(outputs)
+    if task == SPREAD:
+        return nn.Identity()
+    return nn.Linear(EMBED_DIM, outputs)
 
 
 def at_least_fp32(tensor: Tensor) -> Tensor:
@@ -91,27 +97,41 @@ def regression_sums(predictions: Tensor, targets: Tensor) -> tuple[Tensor, Tenso
 
 
 def target_counts(
-    labels: Tensor, targets: Tensor, regression: bool, views: Views | None = None
+    labels: Tensor,
+    targets: Tensor,
+    regression: bool,
+    views: Views | None = None,
+    spread: bool = False,
 ) -> Tensor:
     """Labelled images per class task ``[T]``, then (``regression``) the finite targets, then
-    (``views``) the contrastive anchors: every image, when the batch holds two windows or more."""
+    (``views``) the contrastive anchors: every image, when the batch holds two windows or more,
+    then (``spread``) 1 for a batch of two images or more: its loss is a mean per batch."""
     counts = (labels != NO_LABEL).sum(0).to(torch.float64)
     if regression:
         counts = torch.cat([counts, torch.isfinite(targets).sum().to(torch.float64)[None]])
     if views is not None:
         anchors = labels.shape[0] if labels.shape[0] // views.count >= 2 else 0
         counts = torch.cat([counts, torch.tensor([float(anchors)], dtype=torch.float64)])
+    if spread:
+        batches = 1.0 if labels.shape[0] >= 2 else 0.0
+        counts = torch.cat([counts, torch.tensor([batches], dtype=torch.float64)])
     return counts
 
 
 def objective_sums(
-    outputs: Mapping[str, Tensor], labels: Tensor, targets: Tensor, views: Views | None = None
+    outputs: Mapping[str, Tensor],
+    labels: Tensor,
+    targets: Tensor,
+    views: Views | None = None,
+    spread: Spread | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Summed losses ``[T]`` (differentiable) and metric sums ``[T]`` (correct predictions of a
-    class task, absolute error of the regression, retrieval hits of the contrastive task), for
-    the tasks in ``outputs`` order: the class tasks (``labels[:, t]``), then ``morphology``
-    (``targets``), then ``contrastive`` (images grouped by ``views``) when they are there."""
-    classes = {task: out for task, out in outputs.items() if task not in (MORPHOLOGY, CONTRASTIVE)}
+    class task, absolute error of the regression, retrieval hits of the contrastive task, the
+    mean per-dimension standard deviation of ``spread``), for the tasks in ``outputs`` order:
+    the class tasks (``labels[:, t]``), then ``morphology`` (``targets``), then ``contrastive``
+    (images grouped by ``views``), then ``spread``, when they are there."""
+    unlabelled = (MORPHOLOGY, CONTRASTIVE, SPREAD)
+    classes = {task: out for task, out in outputs.items() if task not in unlabelled}
     losses: list[Tensor] = []
     metrics: list[Tensor] = []
     if classes:
@@ -128,4 +148,10 @@ def objective_sums(
         loss, hits, _ = info_nce_sums(outputs[CONTRASTIVE], views.count, views.temperature)
         losses.append(loss[None])
         metrics.append(hits[None])
+    if SPREAD in outputs:
+        if spread is None:
+            raise ValueError("the spread task needs its settings")
+        loss, std, _ = spread_sums(outputs[SPREAD], spread)
+        losses.append(loss[None])
+        metrics.append(std[None])
     return torch.cat(losses), torch.cat(metrics)

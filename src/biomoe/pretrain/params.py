@@ -9,9 +9,10 @@ from pydantic import Field, model_validator
 from biomoe.corpus.params import Task
 from biomoe.section import Section
 
-PretrainTask = Task | Literal["morphology", "contrastive"]
-"""A corpus class task, ``morphology`` (regression of the windows' physiological features) or
-``contrastive`` (InfoNCE across each window's representations; needs no label)."""
+PretrainTask = Task | Literal["morphology", "contrastive", "spread"]
+"""A corpus class task, ``morphology`` (regression of the windows' physiological features),
+``contrastive`` (InfoNCE across each window's representations; needs no label) or ``spread``
+(variance and covariance terms on the embedding; needs no label)."""
 
 
 class AugmentParams(Section):
@@ -51,6 +52,15 @@ class ContrastiveParams(Section):
     augment: AugmentParams
 
 
+class SpreadParams(Section):
+    """The ``spread`` task (``biomoe.pretrain.spread``): every embedding dimension's standard
+    deviation over a micro-batch is held up to ``target_std`` (a hinge), and the off-diagonal
+    covariances are pushed to 0 with ``covariance_weight`` beside it."""
+
+    target_std: float = Field(gt=0)
+    covariance_weight: float = Field(ge=0)
+
+
 class RecipeParams(Section):
     """How much compute a pretraining run spends: every corpus source's window cap times
     ``corpus_scale``, ``epochs`` passes over that corpus, and an lr warm-up of ``warmup_steps``
@@ -65,6 +75,9 @@ class PretrainParams(Section):
     """Multi-task pretraining under the recipe ``recipe`` names (one of ``recipes``: the same
     code path at another compute). ``batch_size`` images per process per micro-step; one
     optimizer step sees ``batch_size * nproc * grad_accum_steps`` images (the global batch).
+    ``batches: by_signal_type`` fills every micro-batch with windows of one signal type (the
+    contrastive negatives and the spread task's variances then lie within a type); ``mixed``
+    draws them from the whole corpus.
     The lr warms up linearly for the recipe's ``warmup_steps``, then follows a cosine down to
     ``min_lr``.
     ``batchnorm: sync`` computes BatchNorm statistics over all processes' micro-batches (the maths
@@ -78,8 +91,10 @@ class PretrainParams(Section):
     tasks: tuple[PretrainTask, ...] = Field(min_length=1)
     task_weights: dict[str, float]
     contrastive: ContrastiveParams
+    spread: SpreadParams
     recipe: str
     recipes: dict[str, RecipeParams] = Field(min_length=1)
+    batches: Literal["mixed", "by_signal_type"]
     batch_size: int = Field(ge=1)
     grad_accum_steps: int = Field(ge=1)
     lr: float = Field(gt=0)

@@ -11,7 +11,9 @@ images of the whole step (all ranks, all micro-steps) that have a label for task
 (cross-entropy), over the finite targets of the step (``morphology``: Huber loss on the
 robust-scaled window features, ``biomoe.pretrain.targets``), or over every image of the step
 (``contrastive``: InfoNCE across each window's representations, ``biomoe.pretrain.contrastive``;
-a micro-batch then holds whole windows); a task with no labels in the step adds 0. Each
+a micro-batch then holds whole windows), or over the micro-batches of the step (``spread``:
+variance and covariance terms on the embedding, ``biomoe.pretrain.spread``); a task with no
+labels in the step adds 0. Each
 micro-step therefore back-propagates its *summed* loss divided by that step-wide count, so the
 maths do not depend on how the global batch is split into processes and accumulation steps
 (BatchNorm and the contrastive task's negatives are per micro-batch, and every micro-batch is
@@ -37,6 +39,7 @@ from torch.utils.data import DataLoader
 
 from biomoe.corpus.build import FEATURE_COLUMNS
 from biomoe.errors import DataError, DivergenceError
+from biomoe.model.spec import EMBED_DIM
 from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.pretrain.checkpointing import (
     check_fingerprint,
@@ -55,6 +58,7 @@ from biomoe.pretrain.data import (
     TaskImages,
     WindowImages,
     check_tasks,
+    item_signal_types,
     split_windows,
     whole_batch,
 )
@@ -68,6 +72,7 @@ from biomoe.pretrain.distributed import (
 from biomoe.pretrain.heads import MultiTaskModel, Views, objective_sums, target_counts
 from biomoe.pretrain.params import PretrainJob, PretrainParams
 from biomoe.pretrain.schedule import adamw, warmup_cosine
+from biomoe.pretrain.spread import SPREAD, Spread
 from biomoe.pretrain.targets import MORPHOLOGY, TargetScaling
 from biomoe.seeding import seed_everything
 
@@ -104,14 +109,16 @@ def train(
     # Class tasks first (no classes, no labels: no head), then the regression, then the
     # contrastive task (whose micro-batches hold whole windows: all their representations).
     check_tasks(corpus.index, corpus.classes, cfg.tasks, Path(corpus.images_dir))
-    wanted = tuple(t for t in cfg.tasks if t not in (MORPHOLOGY, CONTRASTIVE))
+    wanted = tuple(t for t in cfg.tasks if t not in (MORPHOLOGY, CONTRASTIVE, SPREAD))
     class_tasks = tuple(t for t in wanted if corpus.classes[t])
     regression = MORPHOLOGY in cfg.tasks
     views = _views(cfg, len(corpus.classes["representation"]), Path(corpus.images_dir))
+    spread = Spread(**cfg.spread.model_dump()) if SPREAD in cfg.tasks else None
     tasks = (
         *class_tasks,
         *((MORPHOLOGY,) if regression else ()),
         *((CONTRASTIVE,) if views else ()),
+        *((SPREAD,) if spread else ()),
     )
     per_item = views.count if views else 1  # images per dataset item
     item = "window" if views else "image"
@@ -148,6 +155,7 @@ def train(
         num_replicas=env.world_size,
         rank=env.rank,
         seed=cfg.seed,
+        groups=item_signal_types(corpus, train_set) if cfg.batches == "by_signal_type" else None,
     )
     if sampler.steps_per_epoch == 0:
         raise DataError(
@@ -176,6 +184,8 @@ def train(
         outputs[MORPHOLOGY] = len(FEATURE_COLUMNS)
     if views:
         outputs[CONTRASTIVE] = cfg.contrastive.projection_dim
+    if spread:
+        outputs[SPREAD] = EMBED_DIM
     model = MultiTaskModel(TinyBioMoE(img_size), outputs)
     if cfg.batchnorm == "sync" and env.distributed:
         globalize_batchnorm(model)
@@ -243,6 +253,7 @@ def train(
                         **{t: list(corpus.classes[t]) for t in class_tasks},
                         **({MORPHOLOGY: list(FEATURE_COLUMNS)} if regression else {}),
                         **({CONTRASTIVE: list(corpus.classes["representation"])} if views else {}),
+                        **({SPREAD: []} if spread else {}),
                     },
                     "targets": scaling.as_dict() if scaling else {},
                 },
@@ -269,7 +280,9 @@ def train(
         micro_batches = [next(batches) for _ in range(cfg.grad_accum_steps)]
 
         # Labelled images per task in the whole step, all ranks: each task's loss divisor.
-        labelled = sum(target_counts(y, z, regression, views) for _, y, z in micro_batches)
+        labelled = sum(
+            target_counts(y, z, regression, views, spread is not None) for _, y, z in micro_batches
+        )
         labelled = all_reduce_sum(labelled.to(env.device), env)
         # DDP averages gradients over ranks; scaling by world_size turns that into the sum.
         scale = weights * env.world_size / labelled.clamp(min=1)
@@ -283,7 +296,7 @@ def train(
                 with autocast:
                     logits = ddp(_to_input(images, env.device, dtype))
                 loss_sum, correct = objective_sums(
-                    logits, labels.to(env.device), targets.to(env.device), views
+                    logits, labels.to(env.device), targets.to(env.device), views, spread
                 )
                 (scale.to(loss_sum.dtype) * loss_sum).sum().backward()
             step_sums[LOSS] += loss_sum.detach().double()
@@ -318,7 +331,7 @@ def train(
             window_seconds, window_images = 0.0, 0
 
         if step % steps_per_epoch == 0:  # end of an epoch: validate, record, start afresh
-            val_sums = evaluate(model, val_set, micro_batch, env, autocast, dtype, views)
+            val_sums = evaluate(model, val_set, micro_batch, env, autocast, dtype, views, spread)
             metrics = {
                 **summarize(epoch_sums, tasks, weights, "train"),
                 **summarize(val_sums, tasks, weights, "val"),
@@ -345,12 +358,14 @@ def evaluate(
     autocast: contextlib.AbstractContextManager[Any],
     dtype: torch.dtype,
     views: Views | None = None,
+    spread: Spread | None = None,
 ) -> Tensor:
     """Metric sums ``[3, T]`` over the validation set in batches of ``batch_size`` items
     (images, or windows with ``views``); rank r takes batches r, r + world, ..."""
     model.eval()
     regression = MORPHOLOGY in model.heads
-    n_tasks = val_set.labels.shape[1] + int(regression) + int(views is not None)
+    extra = int(regression) + int(views is not None) + int(spread is not None)
+    n_tasks = val_set.labels.shape[1] + extra
     sums = _zeros(n_tasks, env.device)
     starts = range(env.rank * batch_size, len(val_set), env.world_size * batch_size)
     for start in starts:
@@ -359,17 +374,18 @@ def evaluate(
         labels, targets = labels.to(env.device), targets.to(env.device)
         with autocast:
             logits = model(_to_input(images, env.device, dtype))
-        loss_sum, correct = objective_sums(logits, labels, targets, views)
+        loss_sum, correct = objective_sums(logits, labels, targets, views, spread)
         sums[LOSS] += loss_sum.double()
         sums[CORRECT] += correct
-        sums[COUNT] += target_counts(labels, targets, regression, views).to(env.device)
+        counts = target_counts(labels, targets, regression, views, spread is not None)
+        sums[COUNT] += counts.to(env.device)
     return all_reduce_sum(sums, env).cpu()
 
 
 def summarize(sums: Tensor, tasks: Sequence[str], weights: Tensor, prefix: str) -> dict[str, float]:
     """Mean loss and accuracy per class task (the regression: mean absolute error, ``mae``, in
-    robust-scaled units), tasks with no labelled image left out, and the weighted total loss
-    ``<prefix>_loss``."""
+    robust-scaled units; ``spread``: the mean per-dimension standard deviation, ``std``), tasks
+    with no labelled image left out, and the weighted total loss ``<prefix>_loss``."""
     metrics: dict[str, float] = {}
     total = 0.0
     for t, task in enumerate(tasks):
@@ -378,7 +394,7 @@ def summarize(sums: Tensor, tasks: Sequence[str], weights: Tensor, prefix: str) 
             continue
         mean_loss = float(sums[LOSS, t]) / count
         metrics[f"{prefix}_loss_{task}"] = mean_loss
-        quality = "mae" if task == MORPHOLOGY else "acc"
+        quality = {MORPHOLOGY: "mae", SPREAD: "std"}.get(task, "acc")
         metrics[f"{prefix}_{quality}_{task}"] = float(sums[CORRECT, t]) / count
         total += float(weights[t]) * mean_loss
     metrics[f"{prefix}_loss"] = total

@@ -51,9 +51,10 @@ def with_pretrain(params: Params, **changes: object) -> Params:
 
 
 def supervised(params: Params) -> tuple[str, ...]:
-    """The pretraining tasks without ``contrastive``, whose micro-batches hold whole windows:
-    for runs whose micro-batches are a few single images."""
-    return tuple(t for t in params.pretrain.tasks if t != "contrastive")
+    """The pretraining tasks without ``contrastive`` (whose micro-batches hold whole windows)
+    and ``spread`` (a function of the micro-batch): for runs whose micro-batches are a few
+    single images, split differently between processes."""
+    return tuple(t for t in params.pretrain.tasks if t not in ("contrastive", "spread"))
 
 
 def state_dicts_close(a: dict, b: dict, **tolerance: float) -> None:

@@ -125,9 +125,10 @@ def test_the_contrastive_task_keeps_the_split_invariance(
 ) -> None:
     """With the contrastive task and one augmented view a micro-batch is 2 whole windows (each
     2 stored + 2 augmented images); its InfoNCE negatives are that micro-batch's, the same block
-    of the shuffled windows for 1 process x 2 accumulation steps as for 2 processes x 1 step,
-    and each view is drawn from the window, the view and the epoch alone, so both train the
-    same weights."""
+    of the shuffled windows for 1 process x 2 accumulation steps as for 2 processes x 1 step
+    (so are the spread task's variances and covariances), and each view is drawn from the
+    window, the view and the epoch alone, so both train the same weights."""
+    assert "spread" in tiny_params.pretrain.tasks
     contrastive = tiny_params.pretrain.contrastive.model_dump(by_alias=True)
     contrastive["augment"]["views"] = 1
     common = dict(
@@ -149,5 +150,6 @@ def test_the_contrastive_task_keeps_the_split_invariance(
     )
     metrics = one["history"][-1]["metrics"]
     assert metrics["train_loss_contrastive"] > 0 and "val_acc_contrastive" in metrics
+    assert metrics["train_loss_spread"] > 0 and 0 < metrics["val_std_spread"] < 1
     assert one["classes"]["contrastive"] == list(tiny_params.images.representations)
     _assert_same_run(one, two, running_stats=False)

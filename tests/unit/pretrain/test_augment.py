@@ -53,19 +53,39 @@ def test_every_augmentation_off_is_the_window_itself() -> None:
     np.testing.assert_array_equal(augment(x, FS, np.random.default_rng(0), never), x)
 
 
-def test_shift_rolls_the_samples() -> None:
+def _trend(x: np.ndarray) -> np.ndarray:
+    t = np.arange(x.size)
+    return np.polyval(np.polyfit(t, x.astype(np.float64), 1), t)
+
+
+def test_shift_rolls_the_samples_about_their_trend() -> None:
     x = signal()
+    x = (x + np.linspace(0.0, 3.0, x.size)).astype(np.float32)  # a rising level, as EDA's
     y = augment(x, FS, np.random.default_rng(1), only(shift_fraction=0.5))
-    shifts = [k for k in range(-500, 501) if np.array_equal(np.roll(x, k), y)]
-    assert len(shifts) == 1 and shifts[0] != 0
+    trend = _trend(x)
+    rolled = [
+        k for k in range(-500, 501) if np.allclose(np.roll(x - trend, k) + trend, y, atol=1e-4)
+    ]
+    assert len(rolled) == 1 and rolled[0] != 0
+    np.testing.assert_allclose(_trend(y), trend, atol=0.05)  # still rising, no saw-tooth
+    assert np.abs(np.diff(y)).max() < 2 * np.abs(np.diff(x)).max()
 
 
-def test_gain_is_a_smooth_positive_envelope() -> None:
+def test_gain_is_a_smooth_positive_envelope_about_the_mean() -> None:
     x = signal()
     y = augment(x, FS, np.random.default_rng(2), only(gain_std=0.5))
-    ratio = y / x
+    level = float(np.mean(x))
+    ratio = (y - level) / (x - level)
     assert (ratio > 0).all() and np.ptp(np.log(ratio)) > 0.1
     assert np.abs(np.diff(np.log(ratio))).max() < 0.01  # no jumps: four knots, linearly joined
+
+
+def test_gain_leaves_a_level_a_level() -> None:
+    t = np.arange(10 * FS) / FS
+    conductance = (5.0 + 0.05 * np.sin(2 * np.pi * 0.2 * t)).astype(np.float32)
+    y = augment(conductance, FS, np.random.default_rng(2), only(gain_std=0.5))
+    assert np.ptp(y) < 4 * np.ptp(conductance)  # scales the 0.05 uS swings, not 5 uS
+    assert float(np.mean(y)) == pytest.approx(5.0, abs=0.05)
 
 
 def test_lowpass_removes_what_lies_above_the_cutoff() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -14,19 +15,29 @@ from biomoe.imaging.shards import load_images
 from biomoe.pretrain.data import (
     StepSampler,
     TaskImages,
+    WindowImages,
     check_tasks,
     corpus_digest,
+    item_signal_types,
     split_windows,
 )
 from biomoe.pretrain.targets import TargetScaling
 
 
-def _blocks(n: int, *, micro: int, accum: int, world: int, epoch: int = 0) -> list[list[list]]:
+def _blocks(
+    n: int, *, micro: int, accum: int, world: int, epoch: int = 0, groups: list | None = None
+) -> list[list[list]]:
     """For each rank, its micro-batches of one epoch, in order."""
     ranks = []
     for rank in range(world):
         sampler = StepSampler(
-            range(n), micro_batch=micro, accum_steps=accum, num_replicas=world, rank=rank, seed=3
+            range(n),
+            micro_batch=micro,
+            accum_steps=accum,
+            num_replicas=world,
+            rank=rank,
+            seed=3,
+            groups=groups,
         )
         sampler.set_epoch(epoch)
         order = list(sampler)
@@ -57,6 +68,47 @@ def test_each_epoch_reshuffles_and_a_resume_skips_the_steps_done() -> None:
     rest = list(sampler)
     assert rest == [i for block in second[0][3:] for i in block]
     assert len(sampler) == len(rest)
+
+
+def test_grouped_micro_batches_hold_one_group_and_keep_the_split_invariance() -> None:
+    groups = ["ecg"] * 21 + ["eda"] * 13 + ["rsp"] * 3  # rsp: fewer than one micro-batch
+    rng = np.random.default_rng(0)
+    groups = [groups[i] for i in rng.permutation(len(groups))]
+    (alone,) = _blocks(37, micro=4, accum=2, world=1, groups=groups)
+    two = _blocks(37, micro=4, accum=1, world=2, groups=groups)
+    assert len(alone) == 8  # ecg 5 blocks + eda 3 = 8 micro-batches = 4 steps of 2
+    for block in alone:
+        assert len({groups[i] for i in block}) == 1 and len(block) == 4
+    for step in range(4):
+        assert alone[2 * step] == two[0][step] and alone[2 * step + 1] == two[1][step]
+    seen = [i for block in alone for i in block]
+    assert len(set(seen)) == len(seen) and not {i for i in seen if groups[i] == "rsp"}
+    kinds = [groups[block[0]] for block in alone]
+    assert kinds != sorted(kinds)  # the blocks are shuffled, not served group by group
+    later = _blocks(37, micro=4, accum=2, world=1, epoch=1, groups=groups)[0]
+    assert later != alone
+    with pytest.raises(ValueError, match="group keys"):
+        StepSampler(
+            range(5), micro_batch=2, accum_steps=1, num_replicas=1, rank=0, seed=0, groups=[1]
+        )
+
+
+def test_items_take_their_windows_signal_type_from_the_manifest(corpus_dir: Path) -> None:
+    corpus = load_corpus(corpus_dir)
+    views = len(corpus.classes["representation"])
+    windows = WindowImages(corpus.images_dir, corpus.index, ("signal_type",), views)
+    types = item_signal_types(corpus, windows)
+    by_window = corpus.manifest.set_index("sample_id")["signal_type"]
+    assert types == [by_window[w] for w in windows.window_ids]
+    images = TaskImages(corpus.images_dir, corpus.index, ("signal_type",))
+    assert item_signal_types(corpus, images) == [by_window[w] for w in corpus.index["window_id"]]
+    names = corpus.classes["signal_type"]
+    assert [names[k] for k in images.labels[:, 0].tolist()] == item_signal_types(corpus, images)
+
+    lost = corpus.manifest[corpus.manifest["sample_id"] != windows.window_ids[0]]
+    with pytest.raises(DataError, match="not in the corpus manifest") as caught:
+        item_signal_types(dataclasses.replace(corpus, manifest=lost), windows)
+    assert caught.value.file.endswith("manifest.parquet")
 
 
 def test_split_keeps_every_representation_of_a_window_together(corpus_dir: Path) -> None:

@@ -13,6 +13,7 @@ from biomoe.pretrain.heads import (
     target_counts,
     task_sums,
 )
+from biomoe.pretrain.spread import Spread, spread_sums
 
 
 def test_unlabelled_images_add_nothing_and_every_head_still_gets_a_gradient() -> None:
@@ -65,3 +66,22 @@ def test_objective_sums_put_the_regression_after_the_class_tasks() -> None:
     torch.testing.assert_close(losses[1], regression_sums(outputs["morphology"], targets)[0])
     assert target_counts(labels, targets, regression=True).tolist() == [2.0, 1.0]
     assert target_counts(labels, targets, regression=False).tolist() == [2.0]
+
+
+def test_the_spread_task_reads_the_embedding_itself_and_comes_last() -> None:
+    torch.manual_seed(0)
+    model = MultiTaskModel(TinyBioMoE(32), {"signal_type": 3, "spread": 192})
+    assert sum(p.numel() for p in model.heads["spread"].parameters()) == 0
+    images = torch.rand(4, 3, 32, 32)
+    labels = torch.tensor([[0], [1], [NO_LABEL], [2]])
+    targets = torch.zeros(4, 0)
+    outputs = model(images)
+    torch.testing.assert_close(outputs["spread"], model.backbone(images))
+    settings = Spread(target_std=1.0, covariance_weight=0.04)
+    losses, metrics = objective_sums(outputs, labels, targets, spread=settings)
+    loss, std, _ = spread_sums(outputs["spread"], settings)
+    torch.testing.assert_close(losses[1], loss)
+    torch.testing.assert_close(metrics[1], std)
+    counts = target_counts(labels, targets, regression=False, spread=True)
+    assert counts.tolist() == [3.0, 1.0]
+    assert target_counts(labels[:1], targets[:1], False, spread=True).tolist() == [1.0, 0.0]
