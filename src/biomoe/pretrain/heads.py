@@ -15,7 +15,8 @@ from torch.nn import functional as F
 from biomoe.model.spec import EMBED_DIM
 from biomoe.model.tiny_biomoe import TinyBioMoE
 from biomoe.pretrain.contrastive import CONTRASTIVE, ProjectionHead, info_nce_sums
-from biomoe.pretrain.spread import SPREAD, Spread, spread_sums
+from biomoe.pretrain.params import SpreadParams
+from biomoe.pretrain.spread import SPREAD, spread_sums
 from biomoe.pretrain.targets import MORPHOLOGY
 
 NO_LABEL = -1
@@ -123,7 +124,7 @@ def objective_sums(
     labels: Tensor,
     targets: Tensor,
     views: Views | None = None,
-    spread: Spread | None = None,
+    spread: SpreadParams | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Summed losses ``[T]`` (differentiable) and metric sums ``[T]`` (correct predictions of a
     class task, absolute error of the regression, retrieval hits of the contrastive task, the

@@ -18,10 +18,10 @@ per-dimension standard deviation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
+
+from biomoe.pretrain.params import SpreadParams
 
 SPREAD = "spread"
 """The pretraining task name (``pretrain.tasks``)."""
@@ -30,16 +30,7 @@ VARIANCE_EPS = 1e-4
 """Added to each variance before the square root (VICReg's), so a dead dimension has a gradient."""
 
 
-@dataclass(frozen=True)
-class Spread:
-    """The ``spread`` task's settings: the per-dimension standard deviation every dimension is
-    held to, and the covariance term's weight beside the variance term."""
-
-    target_std: float
-    covariance_weight: float
-
-
-def spread_sums(embedding: Tensor, spread: Spread) -> tuple[Tensor, Tensor, Tensor]:
+def spread_sums(embedding: Tensor, spread: SpreadParams) -> tuple[Tensor, Tensor, Tensor]:
     """Loss (differentiable), mean per-dimension standard deviation and the count (1, or 0 for
     a micro-batch of fewer than two images) of one micro-batch's embeddings ``[B, D]``."""
     n, dim = embedding.shape

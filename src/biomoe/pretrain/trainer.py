@@ -70,9 +70,9 @@ from biomoe.pretrain.distributed import (
     globalize_batchnorm,
 )
 from biomoe.pretrain.heads import MultiTaskModel, Views, objective_sums, target_counts
-from biomoe.pretrain.params import PretrainJob, PretrainParams
+from biomoe.pretrain.params import PretrainJob, PretrainParams, SpreadParams
 from biomoe.pretrain.schedule import adamw, warmup_cosine
-from biomoe.pretrain.spread import SPREAD, Spread
+from biomoe.pretrain.spread import SPREAD
 from biomoe.pretrain.targets import MORPHOLOGY, TargetScaling
 from biomoe.seeding import seed_everything
 
@@ -113,7 +113,7 @@ def train(
     class_tasks = tuple(t for t in wanted if corpus.classes[t])
     regression = MORPHOLOGY in cfg.tasks
     views = _views(cfg, len(corpus.classes["representation"]), Path(corpus.images_dir))
-    spread = Spread(**cfg.spread.model_dump()) if SPREAD in cfg.tasks else None
+    spread = cfg.spread if SPREAD in cfg.tasks else None
     tasks = (
         *class_tasks,
         *((MORPHOLOGY,) if regression else ()),
@@ -358,7 +358,7 @@ def evaluate(
     autocast: contextlib.AbstractContextManager[Any],
     dtype: torch.dtype,
     views: Views | None = None,
-    spread: Spread | None = None,
+    spread: SpreadParams | None = None,
 ) -> Tensor:
     """Metric sums ``[3, T]`` over the validation set in batches of ``batch_size`` items
     (images, or windows with ``views``); rank r takes batches r, r + world, ..."""

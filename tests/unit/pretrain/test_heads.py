@@ -13,7 +13,8 @@ from biomoe.pretrain.heads import (
     target_counts,
     task_sums,
 )
-from biomoe.pretrain.spread import Spread, spread_sums
+from biomoe.pretrain.params import SpreadParams
+from biomoe.pretrain.spread import spread_sums
 
 
 def test_unlabelled_images_add_nothing_and_every_head_still_gets_a_gradient() -> None:
@@ -77,7 +78,7 @@ def test_the_spread_task_reads_the_embedding_itself_and_comes_last() -> None:
     targets = torch.zeros(4, 0)
     outputs = model(images)
     torch.testing.assert_close(outputs["spread"], model.backbone(images))
-    settings = Spread(target_std=1.0, covariance_weight=0.04)
+    settings = SpreadParams(target_std=1.0, covariance_weight=0.04)
     losses, metrics = objective_sums(outputs, labels, targets, spread=settings)
     loss, std, _ = spread_sums(outputs["spread"], settings)
     torch.testing.assert_close(losses[1], loss)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from biomoe.pretrain.spread import VARIANCE_EPS, Spread, spread_sums
+from biomoe.pretrain.params import SpreadParams
+from biomoe.pretrain.spread import VARIANCE_EPS, spread_sums
 
-SPREAD = Spread(target_std=1.0, covariance_weight=0.04)
+SPREAD = SpreadParams(target_std=1.0, covariance_weight=0.04)
 
 
 def test_a_collapsed_embedding_costs_the_whole_hinge_and_every_dimension_gets_a_gradient() -> None:
@@ -33,7 +34,7 @@ def test_correlated_dimensions_are_penalised_by_the_covariance_weight() -> None:
     copies = torch.stack([x, x], dim=1)  # one direction twice: var 16/3 each, cov 16/3
     loss, _, _ = spread_sums(copies, SPREAD)
     assert loss.item() == pytest.approx(0.04 * 2 * (16 / 3) ** 2 / 2, rel=1e-5)
-    free = Spread(target_std=1.0, covariance_weight=0.0)
+    free = SpreadParams(target_std=1.0, covariance_weight=0.0)
     assert spread_sums(copies, free)[0].item() == pytest.approx(0.0, abs=1e-6)
 
 
