@@ -12,7 +12,9 @@ baselines (``biomoe.classify.reference`` and ``baseline``, with the evaluate sec
 settings): neurokit2 window features + logistic regression, MiniRocket + ridge, and the RBF SVM
 on raw-signal statistics.
 
-Tasks (fixed before any score was looked at; none is in the pretraining corpus):
+Tasks (none is in the pretraining corpus; fixed before any score was looked at, except that the
+pain tasks moved from the challenge split to the evaluate folds once the paired bootstrap showed
+its 5 validation subjects too few to separate any two backbones: README "What pretraining buys"):
 
 - the demo pain data, under the evaluate section's protocol (``evaluate.protocol``: by default
   5 subject-grouped, class-stratified folds over the train and validation subjects, every
