@@ -22,12 +22,14 @@ _NAME = r"^[a-z0-9][a-z0-9_]*$"
 
 class SimulatedSourceParams(Section):
     """``windows_per_signal`` simulated windows of each type; each window draws its SNR (dB,
-    white noise) from ``snr_db`` and gets an artefact with ``artefact_probability``."""
+    white noise) from ``snr_db``, gets an artefact with ``artefact_probability`` and (ECG, PPG,
+    respiration) a transient change of rate and amplitude with ``transient_probability``."""
 
     signal_types: tuple[SimulatedType, ...]
     windows_per_signal: int = Field(ge=0)
     snr_db: tuple[float, float]
     artefact_probability: float = Field(ge=0, le=1)
+    transient_probability: float = Field(ge=0, le=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> SimulatedSourceParams:

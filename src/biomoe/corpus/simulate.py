@@ -3,12 +3,18 @@
 
 Each window draws its own rate, morphology, baseline wander, white-noise level and (sometimes)
 an artefact, and records the truth it was drawn from: the dominant rhythm's rate in Hz (None
-for EMG and EDA, which have none) and the window's SNR in dB (clean power over the power of
-the noise and artefact added to it). Window ``i`` of a signal type is simulated from the seed
-sequence ``[seed, SEED_CODES[type], i]``, so it does not depend on which other types or how
-many windows are asked for. Signals are simulated at a rate each simulator handles well (ECG
-250 Hz, EMG 1 kHz) and resampled to ``fs`` with an anti-aliasing polyphase filter; each window
-is cut from a longer record at a random offset, away from the simulators' edge effects.
+for EMG and EDA, which have none; the window's mean rate) and the window's SNR in dB (clean
+power over the power of the noise and artefact added to it). ECG, PPG and respiration windows
+(sometimes) hold a transient, as real recordings do and stationary simulators do not: the
+rhythm speeds up or slows down smoothly within the window (an arousal, an orienting
+response), and the pulse or breath amplitude grows or shrinks with it; the record is played
+at the changing rate (time-warped), so every beat keeps its simulated shape.
+
+Window ``i`` of a signal type is simulated from the seed sequence ``[seed, SEED_CODES[type],
+i]``, so it does not depend on which other types or how many windows are asked for. Signals
+are simulated at a rate each simulator handles well (ECG 250 Hz, EMG 1 kHz) and resampled to
+``fs`` with an anti-aliasing polyphase filter; each window is cut from a longer record at a
+random offset, away from the simulators' edge effects.
 
 The types and their order are :data:`biomoe.corpus.params.SIMULATED_TYPES` (the order of the
 ``signal_type`` class ids); :data:`SEED_CODES` is not an order but a fixed number per type.
@@ -44,6 +50,15 @@ SIMULATED_COLUMNS: tuple[str, ...] = (
 
 ARTEFACTS: tuple[str, ...] = ("burst", "step", "blink")
 """Motion burst (smoothed noise), electrode pop (decaying step), eye blink (EEG only)."""
+
+TRANSIENT_RATE_CHANGE = (-0.15, 0.25)
+"""A transient's relative change of the rhythm's rate (a heart rate of 70 bpm: 60-88 bpm)."""
+TRANSIENT_AMPLITUDE_CHANGE = (-0.4, 0.3)
+"""... and of the pulse (PPG) or breath (respiration) amplitude; ECG keeps its amplitude."""
+TRANSIENT_RISE_S = (0.5, 2.0)
+"""Time constant of the transient's logistic step."""
+_TRANSIENT_TYPES = frozenset({"ecg", "ppg", "rsp"})
+_AMPLITUDE_TYPES = frozenset({"ppg", "rsp"})
 
 _NATIVE_FS: dict[str, int] = {"ecg": 250, "emg": 1000, "ppg": 100, "rsp": 50, "eda": 50, "eeg": 250}
 _MAX_SEED = 2**31 - 1
@@ -94,6 +109,7 @@ def simulate_chunks(
                 fs,
                 snr_db=params.snr_db,
                 artefact_probability=params.artefact_probability,
+                transient_probability=params.transient_probability,
             )
             rows.append(
                 {
@@ -126,15 +142,27 @@ def simulate_window(
     fs: int,
     snr_db: tuple[float, float] = (0.0, 35.0),
     artefact_probability: float = 0.2,
+    transient_probability: float = 0.0,
 ) -> SimulatedWindow:
     """One window of ``n_samples`` at ``fs``, every random choice drawn from ``rng``.
 
     White noise is scaled to an SNR drawn uniformly from ``snr_db``; an artefact (drawn with
-    ``artefact_probability``) lowers the recorded SNR further.
+    ``artefact_probability``) lowers the recorded SNR further. An ECG, PPG or respiration
+    window holds a transient with ``transient_probability``.
     """
     sim_fs = max(fs, _NATIVE_FS[signal_type])
     seconds = int(np.ceil(n_samples / fs)) + 3
+    transient = (  # no draw at probability 0: the windows of a corpus without transients
+        signal_type in _TRANSIENT_TYPES
+        and transient_probability > 0
+        and rng.random() < transient_probability
+    )
+    if transient:  # a faster rhythm consumes the record faster
+        seconds = int(np.ceil(seconds * (1.0 + TRANSIENT_RATE_CHANGE[1])))
     raw, rate_hz = _SIMULATORS[signal_type](rng, seconds, sim_fs)
+    rate = np.ones(raw.size)
+    if transient:
+        raw, rate = _transient(rng, raw, sim_fs, amplitude=signal_type in _AMPLITUDE_TYPES)
     raw = raw + _wander(rng, raw.size, sim_fs, scale=float(np.std(raw)))
     if sim_fs != fs:
         common = gcd(sim_fs, fs)
@@ -143,6 +171,8 @@ def simulate_window(
         raise RuntimeError(f"{signal_type} simulator returned {raw.size} samples, too few")
     start = int(rng.integers(fs, raw.size - n_samples - fs))
     clean = raw[start : start + n_samples]
+    if rate_hz is not None:
+        rate_hz *= float(np.mean(rate[start * sim_fs // fs : (start + n_samples) * sim_fs // fs]))
     scale = float(np.std(clean)) or 1.0
     target_db = rng.uniform(*snr_db)
     noise = rng.standard_normal(n_samples) * scale * 10 ** (-target_db / 20)
@@ -155,6 +185,26 @@ def simulate_window(
     gain = np.exp(rng.normal(0.0, 0.3))
     signal = (gain * (clean + noise)).astype(np.float32)
     return SimulatedWindow(signal, rate_hz, float(snr), start, artefact)
+
+
+def _transient(
+    rng: np.random.Generator, raw: np.ndarray, fs: int, amplitude: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``raw`` played at a rate that changes by a logistic step (centred in the record's middle
+    half), its excursions scaled by a step of the same shape when ``amplitude``; the warped
+    record (shorter or longer than ``raw`` by the change) and its relative rate per sample."""
+    t = np.arange(raw.size) / fs
+    centre = rng.uniform(0.25, 0.75) * t[-1]
+    step = 1.0 / (1.0 + np.exp(-(t - centre) / rng.uniform(*TRANSIENT_RISE_S)))
+    rate = 1.0 + rng.uniform(*TRANSIENT_RATE_CHANGE) * step
+    gain = 1.0 + rng.uniform(*TRANSIENT_AMPLITUDE_CHANGE) * step if amplitude else None
+    phase = np.concatenate(([0.0], np.cumsum(rate[:-1])))
+    played = phase <= raw.size - 1
+    warped = np.interp(phase[played], np.arange(raw.size), raw)
+    if gain is not None:
+        level = float(np.median(warped))
+        warped = level + (warped - level) * gain[played]
+    return warped, rate[played]
 
 
 def _seed(rng: np.random.Generator) -> int:

@@ -3,14 +3,22 @@
 Per signal type, with neurokit2 wherever it has the detector (R peaks, pulse peaks, breaths,
 skin-conductance responses, EMG activations, band power, spectral entropy):
 
-- ``ecg``, ``ppg``: heart rate (bpm), RMSSD and SDNN (ms, ``nk.hrv_time``); ``ppg`` also pulse
-  amplitude (onset to peak) and rise time (s);
+- ``ecg``, ``ppg``: heart rate (bpm), its slope over the window (bpm/s, least squares on the
+  beat-to-beat rate), RMSSD and SDNN (ms, ``nk.hrv_time``); ``ppg`` also pulse amplitude (onset
+  to peak), its relative change per second (least squares on the beats' amplitudes over their
+  mean) and rise time (s);
 - ``eda``: SCRs per minute, mean SCR amplitude, tonic level and tonic slope (per minute);
 - ``rsp``: breaths per minute and breathing depth (trough to peak);
 - ``emg``: bursts (activations) per minute;
 - ``eeg``: relative delta / theta / alpha / beta band power;
-- every type: spectral entropy, zero crossings per second and the 5 / 50 / 95 % quantiles of
-  the standardised signal.
+- every type: spectral entropy, zero crossings per second, the 5 / 50 / 95 % quantiles of
+  the standardised signal, its trend (least-squares slope over the window, in standard
+  deviations per window) and its amplitude change (log ratio of the detrended second half's
+  standard deviation to the first half's).
+
+The slopes and changes are the within-window features: a 10 s window carries no baseline of
+its subject, so a response (a heart rate that climbs, pulses that shrink, a skin-conductance
+rise) shows as change inside the window, not as a level.
 
 Amplitudes are fractions of the window's 5-95 % range, not sensor units: the images are drawn
 at unit scale (``biomoe.imaging.signals``), so a target in microsiemens would be invisible to
@@ -34,8 +42,8 @@ import pandas as pd
 
 from biomoe.physio.rhythm import estimate_rate_hz
 
-CARDIAC = ("heart_rate", "hrv_rmssd", "hrv_sdnn")
-PULSE = ("pulse_amplitude", "pulse_rise_time")
+CARDIAC = ("heart_rate", "heart_rate_slope", "hrv_rmssd", "hrv_sdnn")
+PULSE = ("pulse_amplitude", "pulse_amplitude_change", "pulse_rise_time")
 EDA = ("scr_rate", "scr_amplitude", "tonic_level", "tonic_slope")
 RESPIRATION = ("breathing_rate", "breathing_depth")
 EMG = ("emg_burst_rate",)
@@ -51,6 +59,8 @@ GENERIC = (
     "amplitude_q05",
     "amplitude_q50",
     "amplitude_q95",
+    "trend",
+    "amplitude_change",
 )
 
 FEATURES: tuple[str, ...] = (
@@ -77,6 +87,11 @@ def _range(signal: np.ndarray) -> float:
     return float(high - low)
 
 
+def _slope(times: np.ndarray, values: np.ndarray) -> float:
+    """Least-squares slope of ``values`` over ``times`` (two points at least)."""
+    return float(np.polyfit(np.asarray(times, np.float64), np.asarray(values, np.float64), 1)[0])
+
+
 def _beats(peaks: np.ndarray, fs: int) -> dict[str, float]:
     peaks = np.asarray(peaks, dtype=np.int64)
     if peaks.size < MIN_BEATS:
@@ -85,6 +100,7 @@ def _beats(peaks: np.ndarray, fs: int) -> dict[str, float]:
     intervals = np.diff(peaks) / fs
     return {
         "heart_rate": 60.0 / float(np.mean(intervals)),
+        "heart_rate_slope": _slope(peaks[1:] / fs, 60.0 / intervals),
         "hrv_rmssd": float(hrv["HRV_RMSSD"].iloc[0]),
         "hrv_sdnn": float(hrv["HRV_SDNN"].iloc[0]),
     }
@@ -101,7 +117,9 @@ def _ppg(signal: np.ndarray, fs: int) -> dict[str, float]:
     features = _beats(peaks, fs)
     onsets = np.array([a + int(np.argmin(cleaned[a:b])) for a, b in itertools.pairwise(peaks)])
     later = peaks[1:]
-    features["pulse_amplitude"] = float(np.mean(cleaned[later] - cleaned[onsets])) / _range(cleaned)
+    amplitudes = cleaned[later] - cleaned[onsets]
+    features["pulse_amplitude"] = float(np.mean(amplitudes)) / _range(cleaned)
+    features["pulse_amplitude_change"] = _slope(later / fs, amplitudes) / float(np.mean(amplitudes))
     features["pulse_rise_time"] = float(np.mean(later - onsets)) / fs
     return features
 
@@ -114,12 +132,11 @@ def _eda(signal: np.ndarray, fs: int) -> dict[str, float]:
     amplitudes = np.asarray(info["SCR_Amplitude"], dtype=np.float64)
     amplitudes = amplitudes[np.isfinite(amplitudes)]
     minutes = signal.size / fs / 60.0
-    slope = np.polyfit(np.arange(tonic.size) / fs / 60.0, tonic, 1)[0]
     return {
         "scr_rate": amplitudes.size / minutes,
         "scr_amplitude": float(np.mean(amplitudes)) / scale if amplitudes.size else 0.0,
         "tonic_level": (float(np.mean(tonic)) - float(np.quantile(signal, 0.05))) / scale,
-        "tonic_slope": float(slope) / scale,
+        "tonic_slope": _slope(np.arange(tonic.size) / fs / 60.0, tonic) / scale,
     }
 
 
@@ -185,6 +202,18 @@ def _quantiles(signal: np.ndarray, fs: int) -> dict[str, float]:
     return {"amplitude_q05": float(q05), "amplitude_q50": float(q50), "amplitude_q95": float(q95)}
 
 
+def _change(signal: np.ndarray, fs: int) -> dict[str, float]:
+    """A half window without variation gives an infinite change: NaN, counted as failed."""
+    _range(signal)
+    t = np.linspace(-0.5, 0.5, signal.size)
+    slope, intercept = np.polyfit(t, signal, 1)
+    first, second = np.array_split(signal - (slope * t + intercept), 2)
+    return {
+        "trend": float(slope) / float(np.std(signal)),
+        "amplitude_change": float(np.log(np.std(second) / np.std(first))),
+    }
+
+
 Extractor = Callable[[np.ndarray, int], dict[str, float]]
 GROUPS: dict[str, tuple[Extractor, tuple[str, ...]]] = {
     "ecg": (_ecg, CARDIAC),
@@ -199,6 +228,7 @@ GENERIC_GROUPS: tuple[tuple[Extractor, tuple[str, ...]], ...] = (
     (_spectral_entropy, ("spectral_entropy",)),
     (_zero_crossings, ("zero_crossing_rate",)),
     (_quantiles, ("amplitude_q05", "amplitude_q50", "amplitude_q95")),
+    (_change, ("trend", "amplitude_change")),
 )
 
 

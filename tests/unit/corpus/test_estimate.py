@@ -51,7 +51,11 @@ def test_quality_bins_order_with_noise(params: Params) -> None:
 def test_estimates_track_the_simulations_truth(params: Params) -> None:
     cfg = params.corpus
     sim = cfg.simulated.model_copy(
-        update={"signal_types": ("ecg", "ppg"), "windows_per_signal": 12}
+        update={  # stationary windows: a transient's window has no single rate
+            "signal_types": ("ecg", "ppg"),
+            "windows_per_signal": 12,
+            "transient_probability": 0.0,
+        }
     )
     fs = params.ingest.fs
     windows = simulate_windows(sim, fs, cfg.window_seconds, seed=3)

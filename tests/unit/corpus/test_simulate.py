@@ -11,9 +11,12 @@ from biomoe.corpus.params import SIMULATED_TYPES, SimulatedSourceParams
 from biomoe.corpus.simulate import (
     SEED_CODES,
     SIMULATED_COLUMNS,
+    TRANSIENT_AMPLITUDE_CHANGE,
+    _transient,
     simulate_window,
     simulate_windows,
 )
+from biomoe.physio.features import window_features
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +116,44 @@ def test_short_breathmetrics_records_still_fill_the_window() -> None:
         rng = np.random.default_rng([0, SEED_CODES["rsp"], i])
         window = simulate_window("rsp", rng, 1000, 100)
         assert window.signal.shape == (1000,) and np.ptp(window.signal[-100:]) > 0
+
+
+def test_a_transient_plays_the_record_at_a_changing_rate() -> None:
+    """A 1 Hz sine through a transient: its cycles at each end last 1 / the recorded rate."""
+    fs = 100
+    sine = np.sin(2 * np.pi * np.arange(30 * fs) / fs)
+    for seed in range(5):
+        warped, rate = _transient(np.random.default_rng(seed), sine, fs, amplitude=False)
+        assert warped.size == rate.size <= sine.size  # a faster rhythm plays the record sooner
+        rises = np.flatnonzero((warped[:-1] < 0) & (warped[1:] >= 0)) / fs
+        assert np.diff(rises[:3]).mean() == pytest.approx(1 / rate[0], rel=0.02)
+        assert np.diff(rises[-3:]).mean() == pytest.approx(1 / rate[-1], rel=0.02)
+        assert np.max(np.abs(warped)) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_transient_changes_the_amplitude_when_asked() -> None:
+    fs = 100
+    sine = np.sin(2 * np.pi * np.arange(30 * fs) / fs)
+    changes = []
+    for seed in range(5):
+        warped, _ = _transient(np.random.default_rng(seed), sine, fs, amplitude=True)
+        changes.append(np.ptp(warped[-2 * fs :]) / np.ptp(warped[: 2 * fs]))
+    low, high = 1 + np.array(TRANSIENT_AMPLITUDE_CHANGE)
+    assert all(low - 0.02 < c < high + 0.02 for c in changes)
+    assert max(abs(c - 1) for c in changes) > 0.05
+
+
+@pytest.mark.parametrize("signal_type", ["ecg", "ppg", "rsp"])
+def test_windows_with_transients_record_their_mean_rate(signal_type: str) -> None:
+    """The heart rate a detector measures follows the recorded (window-mean) rate."""
+    found, truth = [], []
+    for i in range(6):
+        window = simulate_window(signal_type, np.random.default_rng(i), 1000, 100, (30, 30), 0, 1)
+        steady = simulate_window(signal_type, np.random.default_rng(i), 1000, 100, (30, 30), 0, 0)
+        assert window.signal.shape == (1000,) and not np.array_equal(window.signal, steady.signal)
+        if signal_type != "rsp":
+            values, _ = window_features(window.signal, 100, signal_type)
+            found.append(values["heart_rate"] / 60)
+            truth.append(window.rate_hz)
+    if found:
+        assert np.median(np.abs(np.array(found) - truth) / truth) < 0.05

@@ -21,6 +21,7 @@ def simulated() -> dict[str, list[tuple[np.ndarray, float]]]:
         windows_per_signal=6,
         snr_db=(25.0, 35.0),
         artefact_probability=0.0,
+        transient_probability=0.0,
     )
     frame = simulate_windows(params, FS, 10.0, seed=3)
     found: dict[str, list[tuple[np.ndarray, float]]] = {}
@@ -101,3 +102,39 @@ def test_a_detector_that_raises_is_a_counted_nan(
     assert table.failed["heart_rate"] == table.failed["hrv_rmssd"] == 3
     assert table.values["heart_rate"].isna().all()
     assert table.values["spectral_entropy"].notna().all()  # the other groups still computed
+
+
+def _pulses(beats_s: np.ndarray, heights: np.ndarray, seconds: float = 10.0) -> np.ndarray:
+    """A pulse train: a 0.1 s Gaussian pulse of each height at each beat time."""
+    t = np.arange(round(seconds * FS)) / FS
+    pulses = zip(beats_s, heights, strict=True)
+    return sum(h * np.exp(-0.5 * ((t - b) / 0.1) ** 2) for b, h in pulses)
+
+
+def test_within_window_change_of_rate_and_pulse_amplitude() -> None:
+    """A heart rate climbing 60 -> 90 bpm over 10 s (3 bpm/s) while pulses shrink by half."""
+    beats, rate = [0.5], 60.0
+    while beats[-1] < 9.5:
+        rate = 60.0 + 3.0 * beats[-1]
+        beats.append(beats[-1] + 60.0 / rate)
+    beats_s = np.array(beats[:-1])
+    heights = 1.0 - 0.05 * beats_s  # -5 % of the first pulse per second
+    values, failed = window_features(_pulses(beats_s, heights), FS, "ppg")
+    assert failed == ()
+    assert values["heart_rate_slope"] == pytest.approx(3.0, rel=0.15)
+    relative = -0.05 / float(np.mean(heights))
+    assert values["pulse_amplitude_change"] == pytest.approx(relative, rel=0.2)
+    steady, _ = window_features(_pulses(np.arange(0.5, 9.6, 1.0), np.ones(10)), FS, "ppg")
+    assert abs(steady["heart_rate_slope"]) < 0.1 and abs(steady["pulse_amplitude_change"]) < 0.01
+
+
+def test_trend_and_amplitude_change_of_any_signal() -> None:
+    t = np.arange(1000) / FS
+    growing = np.sin(2 * np.pi * t) * np.where(t < 5, 1.0, 2.0)
+    values, _ = window_features(growing, FS, "motion")
+    assert values["amplitude_change"] == pytest.approx(np.log(2.0), abs=0.05)
+    rising, _ = window_features(growing + 0.5 * t, FS, "motion")
+    assert rising["trend"] > values["trend"] + 1.0
+    assert rising["amplitude_change"] == pytest.approx(np.log(2.0), abs=0.05)
+    falling, _ = window_features(-(growing + 0.5 * t), FS, "motion")
+    assert falling["trend"] == pytest.approx(-rising["trend"])
