@@ -6,8 +6,9 @@
 
 The model (``--model-uri``, default the champion in the project's MLflow store) is downloaded
 once and copied per engine with its ``serving.json`` set to that engine (``eager``: the
-published network; ``threaded``: the pipeline's optimised copy; ``bf16`` / ``int8``: the opt-in
-reduced-precision engines, left out on a CPU without their instructions). Each copy is served
+published network; ``threaded``: the pipeline's optimised copy; ``bf16``: that copy in
+bfloat16; ``int8``: the eager network's linears in int8; the last two opt-in and left out on a
+CPU without their instructions). Each copy is served
 by ``mlflow models serve --env-manager local`` on a free localhost port with 1 and 2 workers
 (uvicorn processes) and driven by 1, 4 and 16 concurrent clients, each request holding one
 sample or 16 (the model's own input example: one 10 s sample of 4 modalities, each drawn as the
@@ -42,7 +43,7 @@ from common import cpu_name, markdown_table, parser, workdir
 ENGINES = {
     "eager": {"engine": "eager", "precision": "fp32"},
     "threaded": {"engine": "threaded", "precision": "fp32"},
-    "bf16": {"engine": "eager", "precision": "bf16"},
+    "bf16": {"engine": "threaded", "precision": "bf16"},
     "int8": {"engine": "eager", "precision": "int8"},
 }
 

@@ -119,9 +119,11 @@ def test_served_model_gives_the_pipelines_embeddings_and_probabilities(
     )
 
 
-@pytest.mark.parametrize("precision", ["bf16", "int8"])
+@pytest.mark.parametrize(
+    ("precision", "engine"), [("bf16", "threaded"), ("bf16", "eager"), ("int8", "eager")]
+)
 def test_reduced_precision_predicts_the_class_fp32_does_on_every_validation_sample(
-    precision: str, serving_workspace: Path, tiny_params: Params
+    precision: str, engine: str, serving_workspace: Path, tiny_params: Params
 ) -> None:
     if not cpu_flags() & set(REQUIRED_FLAGS[precision]):
         pytest.skip(f"this CPU has none of {REQUIRED_FLAGS[precision]} for {precision}")
@@ -138,7 +140,10 @@ def test_reduced_precision_predicts_the_class_fp32_does_on_every_validation_samp
         )
 
     fp32 = predictor(tiny_params.serve).predict_proba(signals)
-    reduced = predictor(tiny_params.serve.model_copy(update={"precision": precision}))
+    serve = ServeParams.model_validate(
+        {**tiny_params.serve.model_dump(), "precision": precision, "engine": engine}
+    )
+    reduced = predictor(serve)
     probabilities = reduced.predict_proba(signals)
     assert len(frame) > 0
     assert (probabilities.argmax(axis=1) == fp32.argmax(axis=1)).all()

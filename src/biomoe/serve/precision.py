@@ -1,12 +1,15 @@
 """Reduced-precision engines for serving (opt-in): ``bf16`` and ``int8``.
 
-- ``bf16``: the model under ``torch.autocast`` to bfloat16 on the CPU (oneDNN's AVX-512 BF16
-  or AMX kernels); convolutions and matrix products in bf16, the FFT of the SpectFormer expert
-  and the normalisations in float32 (autocast's rules). Needs ``avx512_bf16`` or ``amx_bf16``.
-- ``int8``: torch's dynamic quantisation of every ``nn.Linear`` (weights int8 per output
-  channel, activations quantised per batch; fbgemm's VNNI kernels); convolutions stay float32.
-  Needs ``avx512_vnni`` or ``avx_vnni``. Per-tensor weights gave cosine 0.9987 on the
-  reference inputs, per-channel 0.9994.
+- ``bf16``: with the ``fast`` and ``threaded`` engines, the folded network with its experts'
+  weights and activations in bfloat16 on oneDNN's fused bfloat16 kernels (1.7x the float32
+  engine's images/s on AVX-512 BF16; LayerNorms, FFTs and the embedding in float32); with the
+  ``eager`` engine, the published model under ``torch.autocast`` to bfloat16 (autocast's rules
+  decide which ops run in bf16). Needs ``avx512_bf16`` or ``amx_bf16``.
+- ``int8``: torch's dynamic quantisation of every ``nn.Linear`` of the eager model (weights
+  int8 per output channel, activations quantised per batch; fbgemm's VNNI kernels);
+  convolutions stay float32, and only the ``eager`` engine has it (``ServeParams`` refuses
+  another). Needs ``avx512_vnni`` or ``avx_vnni``. Per-tensor weights gave cosine 0.9987 on
+  the reference inputs, per-channel 0.9994.
 
 Both return float32 embeddings ``[B, 192]`` like the fp32 engines; the pipeline never uses
 them (their numbers depend on the CPU). A CPU without the instructions is refused with
@@ -24,6 +27,9 @@ import torch
 from torch import Tensor, nn
 
 from biomoe.errors import BiomoeError
+from biomoe.model.engines import Engine
+from biomoe.model.inference import build_engine
+from biomoe.model.inference.kernels import onednn_bfloat16
 from biomoe.model.tiny_biomoe import TinyBioMoE
 
 Reduced = Literal["bf16", "int8"]
@@ -78,11 +84,24 @@ class Bf16TinyBioMoE(nn.Module):
             return self.model(x).float()
 
 
-def reduced_precision(model: TinyBioMoE, precision: Reduced) -> nn.Module:
-    """``model`` (left untouched) as a ``precision`` engine, after ``require_precision``."""
+def reduced_precision(model: TinyBioMoE, precision: Reduced, engine: Engine = "eager") -> nn.Module:
+    """``model`` (left untouched) as a ``precision`` engine, after ``require_precision``
+    (see the module docstring for what each precision and ``engine`` run)."""
     require_precision(precision)
     if precision == "bf16":
-        return Bf16TinyBioMoE(model)
+        if engine == "eager":
+            return Bf16TinyBioMoE(model)
+        if not onednn_bfloat16():
+            warnings.warn(
+                "serve.precision bf16: oneDNN's bfloat16 kernels are held back in this process "
+                "(ONEDNN_MAX_CPU_ISA below AVX-512, e.g. reproducible numerics), so the "
+                "bfloat16 engine runs torch's plain ops, slower than fp32",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return build_engine(model, engine, dtype=torch.bfloat16)
+    if engine != "eager":
+        raise PrecisionError(f"precision int8 quantises the eager model; got engine {engine!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao's deprecation notice points at torchao
         return torch.ao.quantization.quantize_dynamic(

@@ -66,7 +66,7 @@ class PainPredictor:
         if serve.precision == "fp32":
             backbone = build_engine(model, serve.engine)
         else:
-            backbone = reduced_precision(model, serve.precision)
+            backbone = reduced_precision(model, serve.precision, serve.engine)
         return cls(backbone, head, layout, image_params, fs, card["labels"], serve.batch_rows)
 
     def features(self, signals: Mapping[str, Sequence[np.ndarray]]) -> np.ndarray:

@@ -19,18 +19,26 @@ from biomoe.model.tiny_biomoe import TinyBioMoE
 
 
 def build_engine(
-    model: TinyBioMoE, engine: Engine = "threaded", *, workers: int | None = None
+    model: TinyBioMoE,
+    engine: Engine = "threaded",
+    *,
+    workers: int | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> nn.Module:
     """``model`` run by ``engine``: ``"eager"`` is ``model`` itself, put in eval mode;
     ``"fast"`` a ``FastTinyBioMoE`` and ``"threaded"`` a ``ThreadedTinyBioMoE`` on ``workers``
     threads (default ``torch.get_num_threads()``), both frozen copies that leave ``model``
-    untouched. ``ValueError`` for an unknown engine.
+    untouched, whose experts run in ``dtype`` (float32, or bfloat16 for opt-in serving).
+    ``ValueError`` for an unknown engine, or a bfloat16 eager engine (that one is autocast:
+    ``biomoe.serve.precision``).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if engine == "eager":
+        if dtype != torch.float32:
+            raise ValueError(f"the eager engine runs the published model in float32, not {dtype}")
         return model.eval()
-    fast = FastTinyBioMoE(model)
+    fast = FastTinyBioMoE(model, dtype)
     if engine == "fast":
         return fast
     return ThreadedTinyBioMoE(fast, workers or torch.get_num_threads())

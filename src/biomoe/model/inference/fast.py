@@ -3,6 +3,11 @@
 Its embeddings equal the eager model's in eval mode to float32 rounding (~1e-5). The features
 stay NHWC from the input LayerNorm to each expert's pooling; weights are frozen buffers, taken
 from the eager model when it is built (the model is not modified).
+
+With ``dtype=torch.bfloat16`` (opt-in serving, ``serve.precision: bf16``) the two experts hold
+their weights and activations in bfloat16, and every conv and linear runs on oneDNN's bfloat16
+kernels; the input and output LayerNorms, the gate, the FFTs of the spectral gating filters
+and the embedding stay float32.
 """
 
 from __future__ import annotations
@@ -45,6 +50,12 @@ class FastEfficientViT(nn.Module):
         return self.stages(self.patch_embed(x)).mean(dim=(1, 2))
 
 
+def _real_to(module: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """``module`` with its real floating-point tensors cast to ``dtype``; complex ones (the
+    spectral filters) stay as they are, where ``Module.to`` would drop their imaginary part."""
+    return module._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
+
+
 class FastTinyBioMoE(nn.Module):
     """Image ``[B, 3, S, S]`` in ``[0, 1]`` -> embedding ``[B, 192]``, equal to the eager
     ``TinyBioMoE`` in eval mode (to float32 rounding).
@@ -53,12 +64,15 @@ class FastTinyBioMoE(nn.Module):
     ``torch.inference_mode()``; with autograd on it runs plain PyTorch ops (as on GPU).
     """
 
-    def __init__(self, model: TinyBioMoE) -> None:
+    def __init__(self, model: TinyBioMoE, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"dtype must be torch.float32 or torch.bfloat16, got {dtype}")
         self.img_size = model.img_size
+        self.dtype = dtype
         self.ln_img = fold(model.ln_img)
-        self.enc1 = FastSpectFormer(model.enc1)
-        self.enc2 = FastEfficientViT(model.enc2)
+        self.enc1 = _real_to(FastSpectFormer(model.enc1), dtype)
+        self.enc2 = _real_to(FastEfficientViT(model.enc2), dtype)
         self.ln_e = fold(model.ln_e)
         self.fcn = fold(model.fcn)
         self.ln_out = fold(model.ln_out)
@@ -71,11 +85,11 @@ class FastTinyBioMoE(nn.Module):
             raise ValueError(
                 f"expected input [B, {', '.join(map(str, expected))}], got {list(x.shape)}"
             )
-        return self.ln_img(x).permute(0, 2, 3, 1).contiguous()
+        return self.ln_img(x).permute(0, 2, 3, 1).to(self.dtype).contiguous()
 
     def combine(self, z1: Tensor, z2: Tensor) -> Tensor:
-        """The two experts' outputs -> the embedding."""
-        return self.ln_out(torch.cat([self._gated(z1), self._gated(z2)], dim=1))
+        """The two experts' outputs -> the embedding (float32)."""
+        return self.ln_out(torch.cat([self._gated(z1.float()), self._gated(z2.float())], dim=1))
 
     def _gated(self, z: Tensor) -> Tensor:
         return self.ln_e(z) * self.fcn(z)

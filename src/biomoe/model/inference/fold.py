@@ -234,8 +234,10 @@ class _SpectralGating(nn.Module):
         self.register_buffer("weight", weight.clone())
 
     def forward(self, y: Tensor, residual: Tensor) -> Tensor:
-        spectrum = torch.fft.rfft2(y, dim=(1, 2), norm="ortho") * self.weight
-        return residual + torch.fft.irfft2(spectrum, s=self.size, dim=(1, 2), norm="ortho")
+        """The FFTs run in float32 whatever ``y``'s dtype; the result has ``residual``'s."""
+        spectrum = torch.fft.rfft2(y.float(), dim=(1, 2), norm="ortho") * self.weight
+        filtered = torch.fft.irfft2(spectrum, s=self.size, dim=(1, 2), norm="ortho")
+        return residual + filtered.to(residual.dtype)
 
 
 @fold.register(MultiHeadSelfAttention)

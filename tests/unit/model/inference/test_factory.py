@@ -95,3 +95,30 @@ def test_load_engine_builds_the_engine_of_a_checkpoint(perturb, tmp_path, engine
     loaded = load_engine(path, engine, img_size=32)
     assert not loaded.training
     assert torch.equal(embed(loaded, x), embed(build_engine(model, engine), x))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bfloat16_experts_keep_the_spectral_filters_and_return_float32(perturb, engine) -> None:
+    """The experts' real weights turn bfloat16; the complex spectral filters keep their
+    imaginary part (``Module.to`` would drop it) and the embedding stays float32."""
+    model = perturbed(perturb, 64, seed=11)
+    fp32 = build_engine(model, "fast")
+    bf16 = build_engine(model, engine, dtype=torch.bfloat16)
+    fast = bf16 if engine == "fast" else bf16.fast
+    experts = [*fast.enc1.state_dict().values(), *fast.enc2.state_dict().values()]
+    assert {t.dtype for t in experts if not t.is_complex()} == {torch.bfloat16}
+    assert fast.ln_img.weight.dtype == fast.ln_out.weight.dtype == torch.float32
+    complex_ = {k: v for k, v in fp32.state_dict().items() if v.is_complex()}
+    assert complex_ and all(torch.equal(fast.state_dict()[k], v) for k, v in complex_.items())
+    x = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(11))
+    out, ref = embed(bf16, x), embed(fp32, x)
+    assert out.dtype == torch.float32 and not torch.equal(out, ref)
+    assert torch.nn.functional.cosine_similarity(out, ref).min() > 0.99
+
+
+def test_a_bfloat16_eager_engine_is_refused() -> None:
+    model = TinyBioMoE(img_size=32)
+    with pytest.raises(ValueError, match="eager engine runs the published model in float32"):
+        build_engine(model, "eager", dtype=torch.bfloat16)
+    with pytest.raises(ValueError, match=r"dtype must be torch\.float32 or torch\.bfloat16"):
+        build_engine(model, "fast", dtype=torch.float16)
