@@ -4,13 +4,17 @@
     python benchmarks/embedding.py --compile    # also torch.compile (README: measured, rejected)
     python benchmarks/embedding.py --profile    # README per-op table of one threaded worker
     python benchmarks/embedding.py --size 64 --batches 1 --rounds 1 --min-time 0.1   # smoke run
+    python benchmarks/embedding.py --bf16 --batches 8 64 --chunks 2 4 8   # chunk sizes, bf16
 
 Engines: ``eager`` is the published network (``TinyBioMoE`` under ``torch.inference_mode``);
 ``fast`` the optimised copy (BatchNorm folded, NHWC end to end, oneDNN-fused epilogues) on
 PyTorch's intra-op threads; ``threaded`` the same copy on single-threaded workers, one per core.
 ``--compile`` adds ``torch.compile`` (Inductor, freezing) of the eager and of the fast model:
-minutes of compilation on 2 cores. Weights: the shared reference checkpoint at S = 224 (then
-every engine is also compared with the reference embeddings), else a random init.
+minutes of compilation on 2 cores. ``--bf16`` adds ``threaded bf16``, the threaded engine with
+its experts in bfloat16 (serving's opt-in ``serve.precision: bf16``; needs oneDNN's bfloat16
+kernels), and ``--chunks`` the threaded engines at other chunk sizes (``threaded c4``).
+Weights: the shared reference checkpoint at S = 224 (then every engine is also compared with
+the reference embeddings), else a random init.
 
 Engines are timed in interleaved rounds (each round runs every engine once for at least
 ``--min-time`` seconds), so a machine shared with other work slows them alike; the table gives
@@ -41,7 +45,8 @@ from torch.profiler import profile as torch_profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from biomoe.model.checkpoint import load_checkpoint
-from biomoe.model.inference import build_engine
+from biomoe.model.inference import FastTinyBioMoE, ThreadedTinyBioMoE, build_engine
+from biomoe.model.inference.kernels import onednn_bfloat16
 from biomoe.model.inference.workers import SingleThreadedWorkers
 from biomoe.model.tiny_biomoe import TinyBioMoE
 from common import OtherLoad, cpu_name, load_average, markdown_table, parser, per_call
@@ -95,6 +100,20 @@ def build_engines(model: TinyBioMoE, args: argparse.Namespace) -> dict[str, tupl
     for name in ENGINES:
         start = time.perf_counter()
         built[name] = (build_engine(model, name), time.perf_counter() - start)
+    threaded = {"threaded": torch.float32}
+    if args.bf16:
+        if onednn_bfloat16():
+            threaded["threaded bf16"] = torch.bfloat16
+        else:
+            print("no threaded bf16: oneDNN's bfloat16 kernels are not available here")
+    for name, dtype in threaded.items():
+        start = time.perf_counter()
+        fast = FastTinyBioMoE(model, dtype)
+        if name != "threaded":
+            built[name] = (ThreadedTinyBioMoE(fast, torch.get_num_threads()), 0.0)
+        for chunk in args.chunks:
+            engine = ThreadedTinyBioMoE(fast, torch.get_num_threads(), chunk)
+            built[f"{name} c{chunk}"] = (engine, time.perf_counter() - start)
     if args.compile:
         import torch._inductor.config as inductor
 
@@ -254,6 +273,8 @@ def main() -> None:
     cli.add_argument("--min-time", type=float, default=1.0, help="seconds per timed round")
     cli.add_argument("--compile", action="store_true", help="also time torch.compile")
     cli.add_argument("--profile", action="store_true", help="per-op profile (no timing table)")
+    cli.add_argument("--bf16", action="store_true", help="also the threaded engine in bfloat16")
+    cli.add_argument("--chunks", type=int, nargs="*", default=[], help="threaded chunk sizes")
     args = cli.parse_args()
 
     model, source = load_model(args.size)

@@ -14,12 +14,18 @@ from torch import Tensor, nn
 from biomoe.model.inference.fast import FastTinyBioMoE
 from biomoe.model.inference.workers import SingleThreadedWorkers
 
+CHUNK: dict[torch.dtype, int] = {torch.float32: 2, torch.bfloat16: 4}
+"""Images per chunk by the experts' dtype: the fastest on 2 cores at batches of 8 (one served
+sample) and 64 (``benchmarks/embedding.py --chunks``)."""
+
 
 class ThreadedTinyBioMoE(nn.Module):
-    """``fast`` run on ``workers`` single-threaded workers (see the module docstring)."""
+    """``fast`` run on ``workers`` single-threaded workers (see the module docstring), in
+    chunks of ``chunk`` images (default ``CHUNK`` of ``fast.dtype``)."""
 
-    def __init__(self, fast: FastTinyBioMoE, workers: int, chunk: int = 2) -> None:
+    def __init__(self, fast: FastTinyBioMoE, workers: int, chunk: int | None = None) -> None:
         super().__init__()
+        chunk = CHUNK[fast.dtype] if chunk is None else chunk
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         self.fast = fast
