@@ -79,6 +79,7 @@ from biomoe.imaging.render import render_all
 from biomoe.model.checkpoint import load_checkpoint
 from biomoe.model.inference import build_engine
 from biomoe.model.tiny_biomoe import TinyBioMoE
+from biomoe.paths import ProjectPaths
 from biomoe.physio.features import applicable
 from biomoe.physio.features import window_features as physio_features
 from common import markdown_table, parser
@@ -480,7 +481,7 @@ def main() -> None:
         backbones[name] = load_checkpoint(Path(path), size)
     backbones = {name: build_engine(model, "threaded") for name, model in backbones.items()}
 
-    table_path = args.root / "data/interim/windows.parquet"
+    table_path = ProjectPaths.at(args.root).windows
     if args.fresh_subjects:
         table_path = fresh_pain_windows(params, args.fresh_subjects, args.root / ".cache/probe")
     probe_sets = [pain_set(params, table_path, args.per_representation)]
